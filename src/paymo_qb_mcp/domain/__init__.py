@@ -1,0 +1,1 @@
+"""Pure accounting rules: money, tax, matching, time aggregation, idempotency keys, plans."""

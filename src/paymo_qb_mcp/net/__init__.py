@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by both API clients: JSON wire codec, retries, rate limits, redaction."""

@@ -1,0 +1,1 @@
+"""The async Paymo API client and its wire models."""
