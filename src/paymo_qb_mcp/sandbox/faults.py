@@ -1,0 +1,134 @@
+"""Fault knobs, rate budgets and the request log shared by both emulators, apart from faithful behaviour."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class RateBudget:
+    """`limit` requests per `period_s` seconds (a sliding window)."""
+
+    limit: int
+    period_s: float
+
+
+class SlidingWindow:
+    """Counts requests in a sliding window and tells when the oldest one leaves it."""
+
+    def __init__(self, budget: RateBudget, clock: Clock = time.monotonic) -> None:
+        self.budget = budget
+        self._clock = clock
+        self._hits: deque[float] = deque()
+
+    def _expire(self, now: float) -> None:
+        while self._hits and now - self._hits[0] >= self.budget.period_s:
+            self._hits.popleft()
+
+    def hit(self) -> tuple[bool, int, float]:
+        """Record one request if allowed. Returns (allowed, remaining, seconds until a slot frees)."""
+        now = self._clock()
+        self._expire(now)
+        if len(self._hits) >= self.budget.limit:
+            reset_in = self.budget.period_s - (now - self._hits[0])
+            return False, 0, max(reset_in, 0.0)
+        self._hits.append(now)
+        remaining = self.budget.limit - len(self._hits)
+        reset_in = self.budget.period_s - (now - self._hits[0])
+        return True, remaining, max(reset_in, 0.0)
+
+    def reset(self) -> None:
+        self._hits.clear()
+
+
+@dataclass
+class ScriptedFault:
+    """A one-shot fault: the next `remaining` matching requests fail with `status`."""
+
+    remaining: int
+    status: int
+    method: str | None = None
+    path_contains: str | None = None
+    after_commit: bool = False
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.remaining <= 0:
+            return False
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        return self.path_contains is None or self.path_contains in path
+
+
+@dataclass
+class Faults:
+    """Injectable failures. All off by default: a default emulator behaves like the real service.
+
+    - `latency_s`: added to every request.
+    - `error_rate` / `error_status`: a random fraction of requests fails before touching state.
+    - `fail_after_n`: after N requests have been answered, every further request fails.
+    - `fail_next(...)`: scripted one-shot faults; with `after_commit=True` the write is applied and
+      then the error is returned (a "lost response"), which is how tests prove requestid replay and
+      crash recovery.
+    """
+
+    latency_s: float = 0.0
+    error_rate: float = 0.0
+    error_status: int = 503
+    fail_after_n: int | None = None
+    seed: int = 0
+    scripted: list[ScriptedFault] = field(default_factory=list)
+    answered: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        method: str | None = None,
+        path_contains: str | None = None,
+        after_commit: bool = False,
+    ) -> None:
+        self.scripted.append(ScriptedFault(count, status, method, path_contains, after_commit))
+
+    def take_scripted(self, method: str, path: str) -> ScriptedFault | None:
+        """Consume one matching scripted fault, if any."""
+        for fault in self.scripted:
+            if fault.matches(method, path):
+                fault.remaining -= 1
+                return fault
+        return None
+
+    def random_failure(self) -> int | None:
+        """Status of a random or fail-after-N failure for this request, or None."""
+        if self.fail_after_n is not None and self.answered >= self.fail_after_n:
+            return self.error_status
+        if self.error_rate > 0 and self._rng.random() < self.error_rate:
+            return self.error_status
+        return None
+
+    def clear(self) -> None:
+        self.latency_s = 0.0
+        self.error_rate = 0.0
+        self.fail_after_n = None
+        self.scripted.clear()
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the emulator saw it, for tests that count or inspect calls."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    body: bytes = b""
