@@ -1,0 +1,569 @@
+"""Credential storage a user can trust: QuickBooks OAuth tokens per realm, the QuickBooks app's keys and
+the Paymo API key, kept in the OS keyring when one is usable, else in a 0600 JSON file written atomically.
+
+Secrets never reach a log line, an exception message or a ``repr``. Every write replaces a whole
+record in one step (a keyring entry, or temp file + fsync + ``os.replace``), so a crash mid-write
+leaves the previous record intact and never loses a refresh token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from filelock import FileLock
+
+from paymo_qb_mcp.errors import ConfigError, DataError
+
+__all__ = [
+    "KEYRING_SERVICE",
+    "CredentialStore",
+    "FileSecrets",
+    "KeyringSecrets",
+    "PaymoCredentials",
+    "QboAppCredentials",
+    "QboTokenFields",
+    "QboTokens",
+    "SecretBackend",
+    "TokenStoreMode",
+    "open_credential_store",
+    "usable_keyring",
+]
+
+logger = logging.getLogger(__name__)
+
+KEYRING_SERVICE = "paymo-qb-mcp"
+CREDENTIALS_FILE = "credentials.json"
+# The keyring cannot list its entries portably, so the names (never the values) are kept beside the data.
+KEYRING_INDEX_FILE = "credentials-in-keyring.json"
+FILE_FORMAT_VERSION = 1
+
+TokenStoreMode = Literal["auto", "keyring", "file"]
+
+
+class QboTokenFields(Protocol):
+    """What a QuickBooks token record must offer to be saved (satisfied by the OAuth layer's records)."""
+
+    @property
+    def realm_id(self) -> str: ...
+    @property
+    def environment(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def access_token(self) -> str: ...
+    @property
+    def access_token_expires_at(self) -> datetime: ...
+    @property
+    def refresh_token(self) -> str: ...
+    @property
+    def refresh_token_expires_at(self) -> datetime: ...
+    @property
+    def refresh_token_hard_expires_at(self) -> datetime | None: ...
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
+    @property
+    def connected_at(self) -> datetime: ...
+    @property
+    def last_intuit_tid(self) -> str | None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class QboTokens:
+    """One QuickBooks company connection as stored: tokens, their expiries, and where they came from."""
+
+    realm_id: str
+    environment: str
+    client_id: str
+    access_token: str = field(repr=False)
+    access_token_expires_at: datetime
+    refresh_token: str = field(repr=False)
+    refresh_token_expires_at: datetime
+    refresh_token_hard_expires_at: datetime | None = None
+    scopes: tuple[str, ...] = ()
+    connected_at: datetime
+    last_intuit_tid: str | None = None
+
+    @classmethod
+    def from_fields(cls, tokens: QboTokenFields) -> QboTokens:
+        return cls(
+            realm_id=tokens.realm_id,
+            environment=tokens.environment,
+            client_id=tokens.client_id,
+            access_token=tokens.access_token,
+            access_token_expires_at=tokens.access_token_expires_at,
+            refresh_token=tokens.refresh_token,
+            refresh_token_expires_at=tokens.refresh_token_expires_at,
+            refresh_token_hard_expires_at=tokens.refresh_token_hard_expires_at,
+            scopes=tuple(tokens.scopes),
+            connected_at=tokens.connected_at,
+            last_intuit_tid=tokens.last_intuit_tid,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        hard = self.refresh_token_hard_expires_at
+        return {
+            "realm_id": self.realm_id,
+            "environment": self.environment,
+            "client_id": self.client_id,
+            "access_token": self.access_token,
+            "access_token_expires_at": _aware(self.access_token_expires_at).isoformat(),
+            "refresh_token": self.refresh_token,
+            "refresh_token_expires_at": _aware(self.refresh_token_expires_at).isoformat(),
+            "refresh_token_hard_expires_at": _aware(hard).isoformat() if hard else None,
+            "scopes": list(self.scopes),
+            "connected_at": _aware(self.connected_at).isoformat(),
+            "last_intuit_tid": self.last_intuit_tid,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> QboTokens:
+        try:
+            hard = data.get("refresh_token_hard_expires_at")
+            return cls(
+                realm_id=str(data["realm_id"]),
+                environment=str(data["environment"]),
+                client_id=str(data.get("client_id", "")),
+                access_token=str(data["access_token"]),
+                access_token_expires_at=_parse_time(data["access_token_expires_at"]),
+                refresh_token=str(data["refresh_token"]),
+                refresh_token_expires_at=_parse_time(data["refresh_token_expires_at"]),
+                refresh_token_hard_expires_at=_parse_time(hard) if hard else None,
+                scopes=tuple(str(s) for s in data.get("scopes", ())),
+                connected_at=_parse_time(data["connected_at"]),
+                last_intuit_tid=data.get("last_intuit_tid"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(
+                f"The stored QuickBooks token record is damaged ({type(exc).__name__} on {exc}); "
+                "run `paymo-qb-mcp auth quickbooks` again to replace it."
+            ) from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class QboAppCredentials:
+    """The Intuit app's key set (Development keys for sandbox, Production keys for production)."""
+
+    environment: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    redirect_uri: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymoCredentials:
+    """The Paymo API key and who it belongs to (as the verification call reported it)."""
+
+    api_key: str = field(repr=False)
+    user_name: str | None = None
+    company_name: str | None = None
+    verified_at: datetime
+
+
+class SecretBackend(Protocol):
+    """Where whole records live. Each `put` replaces one record atomically."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+    def put(self, key: str, record: Mapping[str, Any]) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def names(self) -> list[str]: ...
+    def describe(self) -> str: ...
+
+
+# ---------------------------------------------------------------------- file backend
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The rename itself is only durable once the directory entry is flushed (POSIX); Windows has no
+    # directory handles to flush and NTFS journals the rename.
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_private(path: Path, data: bytes) -> None:
+    """Write `data` to `path` readable by the owner only; a crash leaves either old or new content."""
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temp_path = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            # mkstemp already creates 0600; chmod again in case a umask or platform widened it.
+            os.chmod(temp_path, stat.S_IRUSR | stat.S_IWUSR)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp_path.unlink()
+        raise
+    _fsync_directory(path.parent)
+
+
+class FileSecrets:
+    """All records in one JSON file (0600, in a 0700 directory), rewritten atomically under a file lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = FileLock(str(path.with_name(path.name + ".lock")), timeout=30)
+
+    def describe(self) -> str:
+        return f"file {self.path} (owner read/write only)"
+
+    def _read(self) -> dict[str, dict[str, Any]]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the credentials file {self.path}: {exc.strerror}.") from None
+        try:
+            document = json.loads(raw)
+            entries = document["entries"]
+            if not isinstance(entries, dict):
+                raise TypeError("entries is not an object")
+        except (ValueError, KeyError, TypeError):
+            raise DataError(
+                f"The credentials file {self.path} is not valid; move it aside and run "
+                "`paymo-qb-mcp auth quickbooks` / `paymo-qb-mcp auth paymo` again."
+            ) from None
+        return entries
+
+    def _write(self, entries: Mapping[str, Mapping[str, Any]]) -> None:
+        document = {"version": FILE_FORMAT_VERSION, "entries": entries}
+        payload = json.dumps(document, indent=2, sort_keys=True).encode("utf-8")
+        try:
+            _ensure_private_directory(self.path.parent)
+            atomic_write_private(self.path, payload)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot write the credentials file {self.path}: {exc.strerror or exc}. "
+                "Check that PAYMO_QB_DATA_DIR is writable and the disk is not full."
+            ) from None
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            _ensure_private_directory(self.path.parent)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create the data directory {self.path.parent}: {exc.strerror or exc}."
+            ) from None
+        with self._lock:
+            yield
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._locked():
+            record = self._read().get(key)
+        return dict(record) if record is not None else None
+
+    def put(self, key: str, record: Mapping[str, Any]) -> None:
+        with self._locked():
+            entries = self._read()
+            entries[key] = dict(record)
+            self._write(entries)
+
+    def delete(self, key: str) -> None:
+        with self._locked():
+            entries = self._read()
+            if entries.pop(key, None) is not None:
+                self._write(entries)
+
+    def names(self) -> list[str]:
+        with self._locked():
+            return sorted(self._read())
+
+
+def _ensure_private_directory(directory: Path) -> None:
+    if not directory.exists():
+        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+
+
+# ---------------------------------------------------------------------- keyring backend
+
+
+class KeyringLike(Protocol):
+    """The three calls we need from a `keyring` backend."""
+
+    def get_password(self, service: str, username: str) -> str | None: ...
+    def set_password(self, service: str, username: str, password: str) -> None: ...
+    def delete_password(self, service: str, username: str) -> None: ...
+
+
+def usable_keyring() -> KeyringLike | None:
+    """The OS keyring if one is really usable here (a trusted backend that answers), else None."""
+    import keyring
+    from keyring.backends.chainer import ChainerBackend
+
+    try:
+        backend = keyring.get_keyring()
+    except Exception:  # keyring's own loading can fail on odd installs; then there is no keyring
+        return None
+    candidates = list(backend.backends) if isinstance(backend, ChainerBackend) else [backend]
+    # priority < 1 are the "fail"/"null" backends and plaintext files (keyrings.alt): no better than ours.
+    if not any(candidate.priority >= 1 for candidate in candidates):
+        return None
+    try:
+        # A backend can look viable and still fail at first use (no D-Bus session, locked collection).
+        backend.get_password(KEYRING_SERVICE, "__probe__")
+    except Exception:
+        return None
+    return backend
+
+
+class KeyringSecrets:
+    """One keyring entry per record (JSON), plus a names-only index file in the data directory."""
+
+    def __init__(
+        self, keyring_backend: KeyringLike, index_path: Path, *, service: str = KEYRING_SERVICE
+    ) -> None:
+        self._keyring = keyring_backend
+        self.index_path = index_path
+        self.service = service
+        self._index_lock = FileLock(str(index_path.with_name(index_path.name + ".lock")), timeout=30)
+
+    def describe(self) -> str:
+        return f"OS keyring ({type(self._keyring).__name__}, service {self.service!r})"
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = self._keyring.get_password(self.service, key)
+        except Exception as exc:
+            raise ConfigError(
+                f"The OS keyring could not be read ({type(exc).__name__}). Unlock it, or set "
+                "PAYMO_QB_TOKEN_STORE=file and run the auth commands again."
+            ) from None
+        if raw is None:
+            return None
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            raise DataError(
+                f"The keyring entry {self.service}/{key} is not valid; run the auth command again."
+            ) from None
+        if not isinstance(record, dict):
+            raise DataError(
+                f"The keyring entry {self.service}/{key} is not valid; run the auth command again."
+            )
+        return record
+
+    def put(self, key: str, record: Mapping[str, Any]) -> None:
+        payload = json.dumps(dict(record), separators=(",", ":"), sort_keys=True)
+        try:
+            self._keyring.set_password(self.service, key, payload)
+        except Exception as exc:
+            raise ConfigError(
+                f"The OS keyring refused to store {key} ({type(exc).__name__}). Unlock it, or set "
+                "PAYMO_QB_TOKEN_STORE=file and run the auth commands again."
+            ) from None
+        # The secret is stored first: a crash before the index update only hides the name from listings.
+        self._update_index(add=key)
+
+    def delete(self, key: str) -> None:
+        try:
+            self._keyring.delete_password(self.service, key)
+        except Exception as exc:
+            # keyring raises PasswordDeleteError for a missing entry; anything else is a real failure.
+            from keyring.errors import PasswordDeleteError
+
+            if not isinstance(exc, PasswordDeleteError):
+                raise ConfigError(f"The OS keyring refused to delete {key} ({type(exc).__name__}).") from None
+        self._update_index(remove=key)
+
+    def names(self) -> list[str]:
+        return sorted(self._read_index())
+
+    def _read_index(self) -> set[str]:
+        try:
+            document = json.loads(self.index_path.read_bytes())
+            return {str(name) for name in document["keys"]}
+        except FileNotFoundError:
+            return set()
+        except (OSError, ValueError, KeyError, TypeError):
+            logger.warning("the keyring index %s is unreadable; listing starts empty", self.index_path)
+            return set()
+
+    def _update_index(self, *, add: str | None = None, remove: str | None = None) -> None:
+        try:
+            _ensure_private_directory(self.index_path.parent)
+            with self._index_lock:
+                names = self._read_index()
+                before = set(names)
+                if add:
+                    names.add(add)
+                if remove:
+                    names.discard(remove)
+                if names != before or not self.index_path.exists():
+                    document = {"version": FILE_FORMAT_VERSION, "backend": "keyring", "keys": sorted(names)}
+                    atomic_write_private(self.index_path, json.dumps(document, indent=2).encode("utf-8"))
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot write {self.index_path}: {exc.strerror or exc}. "
+                "Check that PAYMO_QB_DATA_DIR is writable."
+            ) from None
+
+
+# ---------------------------------------------------------------------- the store
+
+
+_QBO_PREFIX = "quickbooks:"
+_QBO_APP_PREFIX = "quickbooks-app:"
+_PAYMO_KEY = "paymo:api-key"
+
+
+class CredentialStore:
+    """QuickBooks tokens per realm, the QuickBooks app keys per environment, and the Paymo API key.
+
+    Methods are synchronous (file or keyring I/O); async callers run them with
+    ``anyio.to_thread.run_sync``. It satisfies ``paymo_qb_mcp.quickbooks.oauth.TokenStore``.
+    """
+
+    def __init__(self, backend: SecretBackend) -> None:
+        self.backend = backend
+
+    def describe(self) -> str:
+        return self.backend.describe()
+
+    # QuickBooks tokens
+    def load_qbo_tokens(self, realm_id: str) -> QboTokens | None:
+        record = self.backend.get(_QBO_PREFIX + realm_id)
+        return QboTokens.from_json(record) if record is not None else None
+
+    def save_qbo_tokens(self, tokens: QboTokenFields) -> None:
+        record = QboTokens.from_fields(tokens)
+        self.backend.put(_QBO_PREFIX + record.realm_id, record.to_json())
+        logger.info("saved QuickBooks tokens for realm %s in %s", record.realm_id, self.describe())
+
+    def delete_qbo_tokens(self, realm_id: str) -> None:
+        self.backend.delete(_QBO_PREFIX + realm_id)
+
+    def qbo_realms(self) -> list[str]:
+        return [key.removeprefix(_QBO_PREFIX) for key in self.backend.names() if key.startswith(_QBO_PREFIX)]
+
+    # QuickBooks app keys
+    def load_qbo_app(self, environment: str) -> QboAppCredentials | None:
+        record = self.backend.get(_QBO_APP_PREFIX + environment)
+        if record is None:
+            return None
+        try:
+            return QboAppCredentials(
+                environment=str(record["environment"]),
+                client_id=str(record["client_id"]),
+                client_secret=str(record["client_secret"]),
+                redirect_uri=str(record["redirect_uri"]),
+            )
+        except KeyError:
+            raise DataError(
+                "The stored QuickBooks app keys are damaged; run `paymo-qb-mcp auth quickbooks` again."
+            ) from None
+
+    def save_qbo_app(self, app: QboAppCredentials) -> None:
+        self.backend.put(
+            _QBO_APP_PREFIX + app.environment,
+            {
+                "environment": app.environment,
+                "client_id": app.client_id,
+                "client_secret": app.client_secret,
+                "redirect_uri": app.redirect_uri,
+            },
+        )
+
+    def delete_qbo_app(self, environment: str) -> None:
+        self.backend.delete(_QBO_APP_PREFIX + environment)
+
+    # Paymo
+    def load_paymo(self) -> PaymoCredentials | None:
+        record = self.backend.get(_PAYMO_KEY)
+        if record is None:
+            return None
+        try:
+            return PaymoCredentials(
+                api_key=str(record["api_key"]),
+                user_name=record.get("user_name"),
+                company_name=record.get("company_name"),
+                verified_at=_parse_time(record["verified_at"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise DataError(
+                "The stored Paymo API key record is damaged; run `paymo-qb-mcp auth paymo` again."
+            ) from None
+
+    def save_paymo(self, credentials: PaymoCredentials) -> None:
+        self.backend.put(
+            _PAYMO_KEY,
+            {
+                "api_key": credentials.api_key,
+                "user_name": credentials.user_name,
+                "company_name": credentials.company_name,
+                "verified_at": _aware(credentials.verified_at).isoformat(),
+            },
+        )
+        logger.info("saved the Paymo API key in %s", self.describe())
+
+    def delete_paymo(self) -> None:
+        self.backend.delete(_PAYMO_KEY)
+
+
+def open_credential_store(
+    data_dir: Path,
+    mode: TokenStoreMode = "auto",
+    *,
+    keyring_backend: KeyringLike | None = None,
+) -> CredentialStore:
+    """The store for `data_dir`, following PAYMO_QB_TOKEN_STORE (`auto`, `keyring` or `file`).
+
+    `auto` keeps using wherever credentials already are (so a later run never silently looks in the
+    other place), and otherwise prefers a usable OS keyring over the file. `keyring_backend`
+    replaces OS keyring detection (tests, or a caller that picked one).
+    """
+    file_path = data_dir / CREDENTIALS_FILE
+    index_path = data_dir / KEYRING_INDEX_FILE
+    if mode == "file":
+        return CredentialStore(FileSecrets(file_path))
+    found_keyring = keyring_backend if keyring_backend is not None else usable_keyring()
+    if mode == "keyring":
+        if found_keyring is None:
+            raise ConfigError(
+                "PAYMO_QB_TOKEN_STORE=keyring but no usable OS keyring was found (on Linux a Secret Service "
+                "such as GNOME Keyring or KWallet must be running); set PAYMO_QB_TOKEN_STORE=file or auto."
+            )
+        return CredentialStore(KeyringSecrets(found_keyring, index_path))
+    if mode != "auto":
+        raise ConfigError(f"PAYMO_QB_TOKEN_STORE must be auto, keyring or file, not {mode!r}.")
+    if index_path.exists():
+        if found_keyring is None:
+            raise ConfigError(
+                f"Credentials were stored in the OS keyring ({index_path} says so), but no usable keyring is "
+                "reachable from this process. Run from a session with the keyring unlocked, or set "
+                "PAYMO_QB_TOKEN_STORE=file and run the auth commands again."
+            )
+        return CredentialStore(KeyringSecrets(found_keyring, index_path))
+    if file_path.exists() or found_keyring is None:
+        return CredentialStore(FileSecrets(file_path))
+    return CredentialStore(KeyringSecrets(found_keyring, index_path))
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("credential timestamps must be timezone-aware")
+    return moment
+
+
+def _parse_time(value: Any) -> datetime:
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {value!r} has no time zone")
+    return moment
