@@ -152,7 +152,7 @@ async def test_paymo_pacer_429_pauses_for_retry_after_else_the_decay_period() ->
     clock = FakeClock()
     pacer = PaymoPacer(clock=clock, sleep=clock.sleep)
     pacer.observe(429, {"Retry-After": "3", "X-Ratelimit-Remaining": "0"})
-    assert await send_times(pacer, clock, 1) == [5.0]  # remaining 0 fills the window: 5 s, > Retry-After
+    assert await send_times(pacer, clock, 1) == [3.0]
     clock.now += 10
     pacer.observe(429, {})
     assert pacer.paused_for == 5.0

@@ -267,7 +267,9 @@ class PaymoPacer(_PacedLimiter):
                 self._window.limit = int(limit)
             if period is not None and period > 0:
                 self._window.period = period
-            if remaining is not None:
+            # After a 429, Retry-After says exactly when a slot frees; the remaining count would only
+            # make us wait a whole period instead.
+            if remaining is not None and status != 429:
                 # Other programs may spend the same key: when Paymo has fewer requests left than we
                 # think, count the difference as sent now, so our window never runs ahead of theirs.
                 now = self._clock()
