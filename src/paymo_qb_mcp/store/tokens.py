@@ -157,6 +157,8 @@ class QboAppCredentials:
     client_id: str
     client_secret: str = field(repr=False)
     redirect_uri: str
+    # None means Intuit's own OAuth service; otherwise a stand-in such as the sandbox emulator.
+    discovery_url: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -464,6 +466,7 @@ class CredentialStore:
                 client_id=str(record["client_id"]),
                 client_secret=str(record["client_secret"]),
                 redirect_uri=str(record["redirect_uri"]),
+                discovery_url=record.get("discovery_url"),
             )
         except KeyError:
             raise DataError(
@@ -478,6 +481,7 @@ class CredentialStore:
                 "client_id": app.client_id,
                 "client_secret": app.client_secret,
                 "redirect_uri": app.redirect_uri,
+                "discovery_url": app.discovery_url,
             },
         )
 
