@@ -1,0 +1,284 @@
+"""Pending approvals bound to a plan hash: create, approve or reject out of band, consume once, expire.
+
+The server creates an approval when the policy says `confirm` and the client cannot ask the human
+itself; the human approves with `paymo-qb-mcp approve ID` in another process; the agent re-calls the
+tool with the id, the server recomputes the plan, and `consume` lets it through only if the tool and
+the plan hash are the ones approved. Every state change is one SQLite transaction, so two processes
+can never both consume an approval. No MCP tool can approve: only this store's `approve`, called by
+the command line.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal, Self
+
+import diskcache
+
+from paymo_qb_mcp.errors import ApprovalError
+from paymo_qb_mcp.store._redact import Redactor
+
+__all__ = ["Approval", "ApprovalStatus", "ApprovalStore", "normalize_approval_id"]
+
+ApprovalStatus = Literal["pending", "approved", "rejected", "used", "void"]
+
+_PREFIX: Final = "apr_"
+# Crockford's base32: no I, L, O or U, so an id read aloud or copied by hand survives.
+_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ID_LENGTH: Final = 6
+_TYPO_FIXES: Final = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_approval_id(text: str) -> str:
+    """`apr_7k2m9q`, `7K2M9Q` and `APR_7K2M9O` (O for 0) all name `apr_7K2M9Q`-style ids."""
+    body = text.strip()
+    if body.lower().startswith(_PREFIX):
+        body = body[len(_PREFIX) :]
+    return _PREFIX + body.upper().translate(_TYPO_FIXES)
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approval request and its fate. `arguments` are stored redacted; `details` is more for the human."""
+
+    id: str
+    tool: str
+    arguments: Mapping[str, Any]
+    plan_hash: str
+    summary: str
+    totals: Mapping[str, Any]
+    created_at: datetime
+    expires_at: datetime
+    status: ApprovalStatus = "pending"
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    used_at: datetime | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tool": self.tool,
+            "arguments": dict(self.arguments),
+            "plan_hash": self.plan_hash,
+            "summary": self.summary,
+            "totals": dict(self.totals),
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "status": self.status,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "reason": self.reason,
+            "used_at": self.used_at.isoformat() if self.used_at else None,
+            "details": dict(self.details),
+        }
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Approval:
+        def when(name: str) -> datetime | None:
+            value = row.get(name)
+            return datetime.fromisoformat(value) if value else None
+
+        return cls(
+            id=row["id"],
+            tool=row["tool"],
+            arguments=row["arguments"],
+            plan_hash=row["plan_hash"],
+            summary=row["summary"],
+            totals=row["totals"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            expires_at=datetime.fromisoformat(row["expires_at"]),
+            status=row["status"],
+            decided_by=row.get("decided_by"),
+            decided_at=when("decided_at"),
+            reason=row.get("reason"),
+            used_at=when("used_at"),
+            details=row.get("details") or {},
+        )
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+class ApprovalStore:
+    """Approvals of one data directory; safe to open from several processes at once."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        known_secrets: Iterable[str] = (),
+    ) -> None:
+        self._clock = clock
+        self._redact = Redactor(known_secrets)
+        self._cache = diskcache.Cache(
+            str(data_dir / "approvals"), eviction_policy="none", sqlite_synchronous=2
+        )
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the approval clock must return timezone-aware datetimes")
+        return now
+
+    def create(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        plan_hash: str,
+        summary: str,
+        totals: Mapping[str, Any],
+        expires_at: datetime,
+        *,
+        details: Mapping[str, Any] | None = None,
+    ) -> Approval:
+        """Store a pending approval for this exact plan and return it (its id is short and typable)."""
+        now = self._now()
+        if expires_at.tzinfo is None or expires_at <= now:
+            raise ValueError("expires_at must be a timezone-aware moment in the future")
+        with self._cache.transact():
+            while True:
+                candidate = _PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_ID_LENGTH))
+                if candidate not in self._cache:
+                    break
+            approval = Approval(
+                id=candidate,
+                tool=tool,
+                arguments=self._redact(dict(arguments)),
+                plan_hash=plan_hash,
+                summary=self._redact.text(summary),
+                totals=self._redact(dict(totals)),
+                created_at=now,
+                expires_at=expires_at,
+                details=self._redact(dict(details or {})),
+            )
+            self._cache.set(approval.id, approval.to_row())
+        return approval
+
+    def get(self, approval_id: str) -> Approval | None:
+        row = self._cache.get(normalize_approval_id(approval_id))
+        return Approval.from_row(row) if row is not None else None
+
+    def list_pending(self) -> list[Approval]:
+        """Approvals still waiting for a human and not expired, oldest first."""
+        now = self._now()
+        found = []
+        for key in self._cache.iterkeys():
+            row = self._cache.get(key)
+            if row is None:
+                continue
+            approval = Approval.from_row(row)
+            if approval.status == "pending" and not approval.is_expired(now):
+                found.append(approval)
+        return sorted(found, key=lambda approval: approval.created_at)
+
+    def approve(self, approval_id: str, approver: str) -> Approval:
+        """A human says yes (out of band). Only a pending, unexpired approval can be approved."""
+        return self._decide(approval_id, "approved", approver, reason=None)
+
+    def reject(self, approval_id: str, approver: str, reason: str | None = None) -> Approval:
+        """A human says no. Pending or approved-but-unused approvals can be rejected."""
+        return self._decide(approval_id, "rejected", approver, reason=reason)
+
+    def consume(self, approval_id: str, tool: str, plan_hash: str) -> Approval:
+        """Use an approval once, for this tool and this exact plan; raises ApprovalError saying why not.
+
+        A different plan hash voids the approval: the plan changed since the human saw it.
+        """
+        key = normalize_approval_id(approval_id)
+        now = self._now()
+        with self._cache.transact():
+            approval = self._load(key)
+            if approval.tool != tool:
+                raise ApprovalError(
+                    f"approval {key} was given for {approval.tool}, not {tool}; ask for a new approval"
+                )
+            self._refuse_closed(approval, now)
+            if approval.plan_hash != plan_hash:
+                outcome = replace(approval, status="void")
+            elif approval.status == "pending":
+                raise ApprovalError(
+                    f"approval {key} is still waiting for a human: they must run "
+                    f"`paymo-qb-mcp approve {key}` before it expires at {_stamp(approval.expires_at)}"
+                )
+            else:
+                outcome = replace(approval, status="used", used_at=now)
+            self._cache.set(key, outcome.to_row())
+        # Raised after the transaction: raising inside transact() would roll the void back.
+        if outcome.status == "void":
+            raise ApprovalError(
+                f"approval {key} is void: the plan changed since it was approved; ask for a new approval"
+            )
+        return outcome
+
+    def _decide(
+        self, approval_id: str, status: Literal["approved", "rejected"], approver: str, *, reason: str | None
+    ) -> Approval:
+        key = normalize_approval_id(approval_id)
+        if not approver.strip():
+            raise ApprovalError("an approval decision needs the name of the human who made it")
+        now = self._now()
+        with self._cache.transact():
+            approval = self._load(key)
+            self._refuse_closed(approval, now)
+            if approval.status == "approved" and status == "approved":
+                raise ApprovalError(
+                    f"approval {key} was already approved by {approval.decided_by} at "
+                    f"{_stamp(approval.decided_at or now)}"
+                )
+            decided = replace(approval, status=status, decided_by=approver, decided_at=now, reason=reason)
+            self._cache.set(key, decided.to_row())
+        return decided
+
+    def _load(self, key: str) -> Approval:
+        row = self._cache.get(key)
+        if row is None:
+            raise ApprovalError(f"there is no approval {key}; check the id, or ask for a new approval")
+        return Approval.from_row(row)
+
+    @staticmethod
+    def _refuse_closed(approval: Approval, now: datetime) -> None:
+        """Raise when the approval can no longer change: used, rejected, void or expired."""
+        key = approval.id
+        if approval.status == "used":
+            raise ApprovalError(
+                f"approval {key} was already used at {_stamp(approval.used_at or now)}; approvals are "
+                "single-use, ask for a new one"
+            )
+        if approval.status == "rejected":
+            because = f": {approval.reason}" if approval.reason else ""
+            raise ApprovalError(f"approval {key} was rejected by {approval.decided_by}{because}")
+        if approval.status == "void":
+            raise ApprovalError(
+                f"approval {key} is void: the plan changed after it was requested; ask for a new approval"
+            )
+        if approval.is_expired(now):
+            raise ApprovalError(
+                f"approval {key} expired at {_stamp(approval.expires_at)}; ask for a new approval"
+            )

@@ -1,0 +1,307 @@
+"""The link ledger: Paymo↔QBO links both ways, create intents, done-markers, cursors and per-record locks.
+
+Everything lives in one diskcache (SQLite) database so that saving a link and clearing its intent
+commit together; SQLite's journal makes each commit atomic and `synchronous=FULL` makes it durable,
+so a crash leaves either the old state or the new one. Several processes may open the same
+directory (the server and CLI commands): SQLite serialises their writes, and `lock()` serialises
+work on one record across processes with an OS file lock, which the OS releases if a holder dies.
+
+Ids are stored as strings: Paymo ids are integers on the wire, QBO ids are strings, and some kinds
+(aggregated time, for example) key on composite text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal, Self, cast, get_args
+
+import anyio
+import diskcache
+import filelock
+
+from paymo_qb_mcp.errors import InputError
+
+__all__ = ["Intent", "Ledger", "Link", "Origin"]
+
+Origin = Literal["paymo", "quickbooks", "ours"]
+_ORIGINS: Final = frozenset(get_args(Origin))
+_SEPARATOR: Final = "\x1f"  # ASCII unit separator: never part of an id, a kind or a cursor name
+_FIRST_POLL_S: Final = 0.005
+_MAX_POLL_S: Final = 0.2
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Link:
+    """One Paymo record ↔ one QBO record, with what we last knew of the QBO copy.
+
+    `origin` says which side created the pair ("ours" when this tool created the QBO copy), so a
+    change we made is not synced back as if someone else had made it.
+    """
+
+    kind: str
+    paymo_id: str
+    qbo_id: str
+    sync_token: str | None
+    content_hash: str
+    origin: Origin
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Intent:
+    """Recorded before a create: if no link follows, the create may or may not have reached QBO."""
+
+    kind: str
+    paymo_id: str
+    request_id: str
+    content_hash: str
+    recorded_at: datetime
+
+
+def _part(value: str | int, what: str) -> str:
+    text = str(value)
+    if not text or _SEPARATOR in text:
+        raise InputError(f"{what} must be non-empty text without control characters, got {text!r}")
+    return text
+
+
+def _key(namespace: str, *parts: str) -> str:
+    return _SEPARATOR.join((namespace, *parts))
+
+
+class Ledger:
+    """The link ledger of one data directory. Open it once per process; it is safe to share between tasks."""
+
+    def __init__(self, data_dir: Path, *, clock: Callable[[], datetime] = _utc_now) -> None:
+        self._clock = clock
+        self._locks_dir = data_dir / "locks" / "records"
+        self._locks_dir.mkdir(parents=True, exist_ok=True)
+        # eviction "none": a ledger that forgot links would create duplicates.
+        self._cache = diskcache.Cache(
+            str(data_dir / "ledger"),
+            eviction_policy="none",
+            sqlite_synchronous=2,
+        )
+
+    def close(self) -> None:
+        self._cache.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        if now.tzinfo is None:
+            raise ValueError("the ledger clock must return timezone-aware datetimes")
+        return now
+
+    # -- links ---------------------------------------------------------------------------------
+
+    def save_link(
+        self,
+        kind: str,
+        paymo_id: str | int,
+        qbo_id: str | int,
+        *,
+        sync_token: str | None,
+        content_hash: str,
+        origin: Origin,
+    ) -> Link:
+        """Store (or update) the link both ways and clear the record's intent in the same transaction."""
+        if origin not in _ORIGINS:
+            raise InputError(f"origin must be one of {sorted(_ORIGINS)}, got {origin!r}", field_name="origin")
+        link = Link(
+            kind=_part(kind, "kind"),
+            paymo_id=_part(paymo_id, "paymo_id"),
+            qbo_id=_part(qbo_id, "qbo_id"),
+            sync_token=sync_token,
+            content_hash=content_hash,
+            origin=origin,
+            updated_at=self._now(),
+        )
+        forward = _key("link", link.kind, link.paymo_id)
+        reverse = _key("qbo", link.kind, link.qbo_id)
+        with self._cache.transact():
+            holder = self._cache.get(reverse)
+            if holder is not None and holder != link.paymo_id:
+                raise InputError(
+                    f"QBO {link.kind} {link.qbo_id} is already linked to Paymo {link.kind} {holder}; "
+                    "unlink that record first",
+                    field_name="qbo_id",
+                )
+            previous = self._cache.get(forward)
+            if previous is not None and previous["qbo_id"] != link.qbo_id:
+                self._cache.delete(_key("qbo", link.kind, previous["qbo_id"]))
+            self._cache.set(forward, _link_to_row(link))
+            self._cache.set(reverse, link.paymo_id)
+            self._cache.delete(_key("intent", link.kind, link.paymo_id))
+        return link
+
+    def link(self, kind: str, paymo_id: str | int) -> Link | None:
+        """The link of a Paymo record, if any."""
+        row = self._cache.get(_key("link", _part(kind, "kind"), _part(paymo_id, "paymo_id")))
+        return _link_from_row(kind, row) if row is not None else None
+
+    def link_by_qbo(self, kind: str, qbo_id: str | int) -> Link | None:
+        """The link of a QBO record, if any."""
+        kind = _part(kind, "kind")
+        with self._cache.transact():
+            paymo_id = self._cache.get(_key("qbo", kind, _part(qbo_id, "qbo_id")))
+            row = self._cache.get(_key("link", kind, paymo_id)) if paymo_id is not None else None
+        return _link_from_row(kind, row) if row is not None else None
+
+    def remove_link(self, kind: str, paymo_id: str | int) -> bool:
+        """Forget a link (both ways); False when there was none."""
+        forward = _key("link", _part(kind, "kind"), _part(paymo_id, "paymo_id"))
+        with self._cache.transact():
+            row = self._cache.get(forward)
+            if row is None:
+                return False
+            self._cache.delete(forward)
+            self._cache.delete(_key("qbo", kind, row["qbo_id"]))
+        return True
+
+    def links(self, kind: str | None = None) -> list[Link]:
+        """Every link, or every link of one kind, ordered by kind and Paymo id."""
+        return [
+            _link_from_row(parts[0], row)
+            for parts, row in self._scan("link", kind)
+            if row is not None  # a row deleted while we scanned
+        ]
+
+    # -- intents -------------------------------------------------------------------------------
+
+    def record_intent(self, kind: str, paymo_id: str | int, request_id: str, content_hash: str) -> Intent:
+        """Note that a create is about to be sent; replaces an older intent of the same record."""
+        intent = Intent(
+            kind=_part(kind, "kind"),
+            paymo_id=_part(paymo_id, "paymo_id"),
+            request_id=_part(request_id, "request_id"),
+            content_hash=content_hash,
+            recorded_at=self._now(),
+        )
+        self._cache.set(
+            _key("intent", intent.kind, intent.paymo_id),
+            {
+                "request_id": intent.request_id,
+                "content_hash": intent.content_hash,
+                "recorded_at": intent.recorded_at.isoformat(),
+            },
+        )
+        return intent
+
+    def intent(self, kind: str, paymo_id: str | int) -> Intent | None:
+        row = self._cache.get(_key("intent", _part(kind, "kind"), _part(paymo_id, "paymo_id")))
+        return _intent_from_row(kind, str(paymo_id), row) if row is not None else None
+
+    def pending_intents(self, kind: str | None = None) -> list[Intent]:
+        """Creates started but never linked (a crash, a lost response): look before creating again."""
+        return [
+            _intent_from_row(parts[0], parts[1], row)
+            for parts, row in self._scan("intent", kind)
+            if row is not None
+        ]
+
+    def clear_intent(self, kind: str, paymo_id: str | int) -> None:
+        self._cache.delete(_key("intent", _part(kind, "kind"), _part(paymo_id, "paymo_id")))
+
+    # -- done markers and cursors --------------------------------------------------------------
+
+    def mark_done(self, kind: str, key: str | int, value: str = "") -> None:
+        """Remember that `key` (a time-entry id, a payment id, ...) was pushed; `value` e.g. the QBO id."""
+        self._cache.set(_key("done", _part(kind, "kind"), _part(key, "key")), value)
+
+    def is_done(self, kind: str, key: str | int) -> bool:
+        return _key("done", _part(kind, "kind"), _part(key, "key")) in self._cache
+
+    def done_value(self, kind: str, key: str | int) -> str | None:
+        value = self._cache.get(_key("done", _part(kind, "kind"), _part(key, "key")))
+        return cast(str, value) if value is not None else None
+
+    def get_cursor(self, name: str) -> str | None:
+        value = self._cache.get(_key("cursor", _part(name, "cursor name")))
+        return cast(str, value) if value is not None else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        self._cache.set(_key("cursor", _part(name, "cursor name")), value)
+
+    # -- record locks --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def lock(self, kind: str, paymo_id: str | int) -> AsyncIterator[None]:
+        """Hold the record exclusively, against other tasks and other processes sharing the data directory.
+
+        Waits without blocking the event loop; wrap in `anyio.fail_after(...)` for a deadline.
+        """
+        digest = hashlib.sha256(_key(_part(kind, "kind"), _part(paymo_id, "paymo_id")).encode()).hexdigest()
+        # A fresh FileLock per acquisition: each holds its own descriptor, so two tasks of this
+        # process exclude each other exactly as two processes do (filelock is re-entrant per object).
+        record_lock = filelock.FileLock(str(self._locks_dir / f"{digest[:40]}.lock"), thread_local=False)
+        delay = _FIRST_POLL_S
+        while True:
+            try:
+                record_lock.acquire(timeout=0)
+                break
+            except filelock.Timeout:
+                await anyio.sleep(delay)
+                delay = min(delay * 2, _MAX_POLL_S)
+        try:
+            yield
+        finally:
+            record_lock.release()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _scan(self, namespace: str, kind: str | None) -> Iterator[tuple[list[str], Any]]:
+        prefix = _key(namespace, _part(kind, "kind"), "") if kind is not None else namespace + _SEPARATOR
+        for key in sorted(k for k in self._cache.iterkeys() if isinstance(k, str) and k.startswith(prefix)):
+            yield key.split(_SEPARATOR)[1:], self._cache.get(key)
+
+
+def _link_to_row(link: Link) -> dict[str, Any]:
+    # Plain values only, so the stored rows outlive changes to these classes.
+    return {
+        "qbo_id": link.qbo_id,
+        "sync_token": link.sync_token,
+        "content_hash": link.content_hash,
+        "origin": link.origin,
+        "updated_at": link.updated_at.isoformat(),
+        "paymo_id": link.paymo_id,
+    }
+
+
+def _link_from_row(kind: str, row: dict[str, Any]) -> Link:
+    return Link(
+        kind=kind,
+        paymo_id=row["paymo_id"],
+        qbo_id=row["qbo_id"],
+        sync_token=row["sync_token"],
+        content_hash=row["content_hash"],
+        origin=row["origin"],
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
+
+
+def _intent_from_row(kind: str, paymo_id: str, row: dict[str, Any]) -> Intent:
+    return Intent(
+        kind=kind,
+        paymo_id=paymo_id,
+        request_id=row["request_id"],
+        content_hash=row["content_hash"],
+        recorded_at=datetime.fromisoformat(row["recorded_at"]),
+    )
