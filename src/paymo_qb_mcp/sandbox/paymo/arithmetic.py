@@ -1,0 +1,65 @@
+"""Paymo invoice/estimate totals: the one rule of docs/sandbox.md, as the emulator applies it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+HUNDRED = Decimal(100)
+
+
+def round_cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Line:
+    price_unit: Decimal
+    quantity: Decimal
+    apply_tax: bool
+
+    @property
+    def amount(self) -> Decimal:
+        return round_cents(self.price_unit * self.quantity)
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal
+    discount_amount: Decimal
+    tax_amount: Decimal
+    tax2_amount: Decimal
+    total: Decimal
+
+
+def compute_totals(
+    lines: Iterable[Line],
+    *,
+    tax: Decimal | None,
+    tax2: Decimal | None,
+    tax_on_tax: bool,
+    discount: Decimal | None,
+) -> Totals:
+    """Paymo does not document discount order or rounding; docs/sandbox.md fixes this rule, and
+    `domain/paymo_totals.py` implements it independently so a test can check both agree."""
+    line_list = list(lines)
+    tax_rate = tax or Decimal(0)
+    tax2_rate = tax2 or Decimal(0)
+    discount_rate = discount or Decimal(0)
+    subtotal = sum((line.amount for line in line_list), Decimal(0))
+    discount_amount = round_cents(subtotal * discount_rate / HUNDRED)
+    taxable = sum((line.amount for line in line_list if line.apply_tax), Decimal(0))
+    taxable_base = taxable * (1 - discount_rate / HUNDRED)
+    tax_amount = round_cents(taxable_base * tax_rate / HUNDRED)
+    tax2_base = taxable_base + tax_amount if tax_on_tax else taxable_base
+    tax2_amount = round_cents(tax2_base * tax2_rate / HUNDRED)
+    total = subtotal - discount_amount + tax_amount + tax2_amount
+    return Totals(
+        subtotal=round_cents(subtotal),
+        discount_amount=discount_amount,
+        tax_amount=tax_amount,
+        tax2_amount=tax2_amount,
+        total=round_cents(total),
+    )
