@@ -46,6 +46,10 @@ def normalize_approval_id(text: str) -> str:
     return _PREFIX + body.upper().translate(_TYPO_FIXES)
 
 
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
 @dataclass(frozen=True)
 class Approval:
     """One approval request and its fate. `arguments` are stored redacted; `details` is more for the human."""
@@ -67,6 +71,31 @@ class Approval:
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+    def closed_reason(self, now: datetime) -> str | None:
+        """Why this approval can no longer be approved, rejected or used (used, rejected, void, expired)."""
+        if self.status == "used":
+            return (
+                f"approval {self.id} was already used at {_stamp(self.used_at or now)}; approvals are "
+                "single-use, ask for a new one"
+            )
+        if self.status == "rejected":
+            because = f": {self.reason}" if self.reason else ""
+            return f"approval {self.id} was rejected by {self.decided_by}{because}"
+        if self.status == "void":
+            return (
+                f"approval {self.id} is void: the plan changed after it was requested; ask for a new approval"
+            )
+        if self.is_expired(now):
+            return f"approval {self.id} expired at {_stamp(self.expires_at)}; ask for a new approval"
+        return None
+
+    def approve_refusal(self, now: datetime) -> str | None:
+        """Why a human cannot approve this now, or None when they can."""
+        if self.status == "approved":
+            decided_at = _stamp(self.decided_at or now)
+            return f"approval {self.id} was already approved by {self.decided_by} at {decided_at}"
+        return self.closed_reason(now)
 
     def to_row(self) -> dict[str, Any]:
         return {
@@ -108,10 +137,6 @@ class Approval:
             used_at=when("used_at"),
             details=row.get("details") or {},
         )
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
 
 
 class ApprovalStore:
@@ -185,6 +210,10 @@ class ApprovalStore:
         row = self._cache.get(normalize_approval_id(approval_id))
         return Approval.from_row(row) if row is not None else None
 
+    def require(self, approval_id: str) -> Approval:
+        """Like `get`, but an unknown id raises ApprovalError with the usual message."""
+        return self._load(normalize_approval_id(approval_id))
+
     def list_pending(self) -> list[Approval]:
         """Approvals still waiting for a human and not expired, oldest first."""
         now = self._now()
@@ -246,12 +275,9 @@ class ApprovalStore:
         now = self._now()
         with self._cache.transact():
             approval = self._load(key)
-            self._refuse_closed(approval, now)
-            if approval.status == "approved" and status == "approved":
-                raise ApprovalError(
-                    f"approval {key} was already approved by {approval.decided_by} at "
-                    f"{_stamp(approval.decided_at or now)}"
-                )
+            refusal = approval.approve_refusal(now) if status == "approved" else approval.closed_reason(now)
+            if refusal is not None:
+                raise ApprovalError(refusal)
             decided = replace(approval, status=status, decided_by=approver, decided_at=now, reason=reason)
             self._cache.set(key, decided.to_row())
         return decided
@@ -264,21 +290,6 @@ class ApprovalStore:
 
     @staticmethod
     def _refuse_closed(approval: Approval, now: datetime) -> None:
-        """Raise when the approval can no longer change: used, rejected, void or expired."""
-        key = approval.id
-        if approval.status == "used":
-            raise ApprovalError(
-                f"approval {key} was already used at {_stamp(approval.used_at or now)}; approvals are "
-                "single-use, ask for a new one"
-            )
-        if approval.status == "rejected":
-            because = f": {approval.reason}" if approval.reason else ""
-            raise ApprovalError(f"approval {key} was rejected by {approval.decided_by}{because}")
-        if approval.status == "void":
-            raise ApprovalError(
-                f"approval {key} is void: the plan changed after it was requested; ask for a new approval"
-            )
-        if approval.is_expired(now):
-            raise ApprovalError(
-                f"approval {key} expired at {_stamp(approval.expires_at)}; ask for a new approval"
-            )
+        reason = approval.closed_reason(now)
+        if reason is not None:
+            raise ApprovalError(reason)
