@@ -105,26 +105,53 @@ def test_shipped_decision_explains_itself(shipped: Policy) -> None:
 
 def test_shipped_mappings_fit_the_demo_company(shipped: Policy) -> None:
     tax = shipped.mappings.tax
-    assert tax.code_for([Decimal("5"), Decimal("9.975")]) == QboRef(name="GST/QST QC - 9.975")
-    assert tax.code_for([Decimal("5.000"), Decimal("0")]) == QboRef(name="GST")
-    assert tax.code_for([]) == QboRef(name="Zero-rated")
-    assert tax.code_for([Decimal("0"), Decimal("0")]) == QboRef(name="Zero-rated")
+    assert tax.code_for([Decimal("5"), Decimal("9.975")]) == QboRef(id="2", name="GST/QST QC - 9.975")
+    assert tax.code_for([Decimal("5.000"), Decimal("0")]) == QboRef(id="1", name="GST")
+    assert tax.code_for([]) == QboRef(id="4", name="Zero-rated")
+    assert tax.code_for([Decimal("0"), Decimal("0")]) == QboRef(id="4", name="Zero-rated")
     assert tax.code_for([Decimal("5"), Decimal("9.975")], tax_on_tax=True) is None
     assert tax.code_for([Decimal("13")]) is None
-    assert tax.code_for_untaxed_line() == QboRef(name="Exempt")
+    assert tax.code_for_untaxed_line() == QboRef(id="3", name="Exempt")
     assert tax.global_tax_calculation == "TaxExcluded"
     accounts = shipped.mappings.expense_accounts
     assert accounts is not None
-    assert accounts.account_for(["travel"]) == QboRef(name="Travel")
-    assert accounts.account_for(["Unknown", "Mileage"]) == QboRef(name="Car and Truck / Mileage")
-    assert accounts.account_for([]) == QboRef(name="Uncategorized Expense")
+    assert accounts.account_for(["travel"]) == QboRef(id="10", name="Travel")
+    assert accounts.account_for(["Unknown", "Mileage"]) == QboRef(id="13", name="Mileage")
+    assert accounts.account_for([]) == QboRef(id="15", name="Uncategorized Expense")
     target = shipped.mappings.expense_target
     assert target is not None
-    assert (target.type, target.payment_account) == ("purchase", QboRef(name="Chequing"))
+    assert (target.type, target.payment_account) == ("purchase", QboRef(id="1", name="Chequing"))
     assert shipped.mappings.service_item == QboRef(id="1", name="Services")
     assert shipped.mappings.time_activities.item == QboRef(id="2", name="Hours")
-    assert shipped.mappings.purchase_order_vendor == QboRef(name="Pixel Freelance Co.")
+    assert shipped.mappings.purchase_order_vendor == QboRef(id="2", name="Pixel Freelance Co.")
     assert shipped.mappings.disambiguated_name("Wayne Enterprises") == "Wayne Enterprises (customer)"
+
+
+def test_shipped_mapping_ids_are_the_sandbox_demo_company_ids(shipped: Policy) -> None:
+    seed = pytest.importorskip("paymo_qb_mcp.sandbox.quickbooks.seed")
+    tax_codes = {ident: row[0] for ident, row in seed.TAX_CODES_GLOBAL.items()}
+    accounts = {ident: row[0] for ident, row in seed.ACCOUNTS.items()}
+    items = {seed.ITEM_SERVICES: "Services", seed.ITEM_HOURS: "Hours"}
+    vendors = {str(index): row[0] for index, row in enumerate(seed.VENDORS, start=1)}
+    mappings = shipped.mappings
+    assert mappings.expense_accounts is not None
+    assert mappings.expense_target is not None
+    assert mappings.expense_target.payment_account is not None
+    assert mappings.purchase_order_vendor is not None
+    refs: list[tuple[dict[str, str], QboRef | None]] = [
+        (tax_codes, mappings.tax.exempt_code),
+        *((tax_codes, code.qbo_tax_code) for code in mappings.tax.codes),
+        *((accounts, ref) for ref in mappings.expense_accounts.by_tag.values()),
+        (accounts, mappings.expense_accounts.default),
+        (accounts, mappings.expense_target.payment_account),
+        (items, mappings.service_item),
+        (items, mappings.time_activities.item),
+        (vendors, mappings.purchase_order_vendor),
+    ]
+    for table, ref in refs:
+        assert ref is not None
+        assert ref.id is not None
+        assert table[ref.id] == ref.name
 
 
 @pytest.mark.parametrize("name", ["strict.yaml", "relaxed.yaml"])
