@@ -7,7 +7,7 @@ from typing import Any
 
 from paymo_qb_mcp.sandbox.paymo.schema import RESOURCES, Kind, Resource
 from paymo_qb_mcp.sandbox.paymo.state import PaymoState, Record
-from paymo_qb_mcp.sandbox.paymo.where import Condition, invalid_where, matches, parse_where
+from paymo_qb_mcp.sandbox.paymo.where import Condition, check_operands, invalid_where, matches, parse_where
 from paymo_qb_mcp.sandbox.paymo.wire import (
     parse_datetime,
     plus_seconds,
@@ -132,8 +132,17 @@ class Reader:
             name = condition.field
             if name not in resource.fields and name not in resource.filter_only:
                 raise unknown_reference(name)
-            if name == "time_interval" and (condition.operator != "in" or len(condition.operands) != 2):
-                raise invalid_where(condition.source)
+            if name == "time_interval":
+                if condition.operator != "in" or len(condition.operands) != 2:
+                    raise invalid_where(condition.source)
+                for operand in condition.operands:
+                    try:
+                        parse_datetime(operand.text)
+                    except ValueError:
+                        raise invalid_where(condition.source) from None
+                continue
+            kind = resource.fields[name].kind if name in resource.fields else resource.filter_only[name]
+            check_operands(condition, kind)
 
     def holds(self, collection: str, record: Record, condition: Condition) -> bool:
         if collection == "entries" and condition.field == "time_interval":

@@ -48,7 +48,8 @@ def invalid_where(fragment: str) -> ApiError:
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 # Word operators need a boundary after them (`in(` and `in (` are both fine); longest symbols first.
 _OPERATOR = re.compile(r"(?i)(not\s+like|not\s+in|like|in)(?=[\s(\"])|(!=|<>|>=|<=|=|>|<)")
-_BARE = re.compile(r"[^\s(),\"']+")
+# A bare value cannot start with an operator character, so `a==1` is an error rather than "a equals '=1'".
+_BARE = re.compile(r"[^\s(),\"'=<>!][^\s(),\"']*")
 _AND = re.compile(r"(?i)\s+and\s+")
 
 
@@ -205,6 +206,17 @@ def _operand_value(kind: Kind, operand: Operand, condition: Condition) -> Any:
     if kind in (Kind.TEXT, Kind.TEXT_LIST):
         return operand.text
     raise invalid_where(condition.source)
+
+
+def check_operands(condition: Condition, kind: Kind) -> None:
+    """Refuse values that cannot compare with a field of `kind` (400), before any row is read."""
+    for operand in condition.operands:
+        _operand_value(kind, operand, condition)
+    ordering = condition.operator not in ("=", "!=", *LIST_OPERATORS)
+    is_list = kind in (Kind.INT_LIST, Kind.TEXT_LIST)
+    if ordering and not is_list and any(operand.is_null for operand in condition.operands):
+        # `null` compares only with `=` and `!=`.
+        raise invalid_where(condition.source)
 
 
 def _comparable(kind: Kind, value: Any) -> Any:
