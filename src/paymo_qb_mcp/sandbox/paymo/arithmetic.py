@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
+# Every intermediate is a product of terminating decimals divided by 100, so a wide context keeps it
+# exact and the only rounding is the rule's own (the default 28 digits could round a long product).
+EXACT_PRECISION = 120
 
 
 def round_cents(amount: Decimal) -> Decimal:
@@ -48,14 +51,16 @@ def compute_totals(
     tax_rate = tax or Decimal(0)
     tax2_rate = tax2 or Decimal(0)
     discount_rate = discount or Decimal(0)
-    subtotal = sum((line.amount for line in line_list), Decimal(0))
-    discount_amount = round_cents(subtotal * discount_rate / HUNDRED)
-    taxable = sum((line.amount for line in line_list if line.apply_tax), Decimal(0))
-    taxable_base = taxable * (1 - discount_rate / HUNDRED)
-    tax_amount = round_cents(taxable_base * tax_rate / HUNDRED)
-    tax2_base = taxable_base + tax_amount if tax_on_tax else taxable_base
-    tax2_amount = round_cents(tax2_base * tax2_rate / HUNDRED)
-    total = subtotal - discount_amount + tax_amount + tax2_amount
+    with localcontext(prec=EXACT_PRECISION):
+        amounts = [(line.amount, line.apply_tax) for line in line_list]
+        subtotal = sum((amount for amount, _ in amounts), Decimal(0))
+        discount_amount = round_cents(subtotal * discount_rate / HUNDRED)
+        taxable = sum((amount for amount, taxed in amounts if taxed), Decimal(0))
+        taxable_base = taxable * (1 - discount_rate / HUNDRED)
+        tax_amount = round_cents(taxable_base * tax_rate / HUNDRED)
+        tax2_base = taxable_base + tax_amount if tax_on_tax else taxable_base
+        tax2_amount = round_cents(tax2_base * tax2_rate / HUNDRED)
+        total = subtotal - discount_amount + tax_amount + tax2_amount
     return Totals(
         subtotal=round_cents(subtotal),
         discount_amount=discount_amount,
