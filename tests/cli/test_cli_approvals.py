@@ -16,24 +16,16 @@ from pathlib import Path
 import pytest
 
 from paymo_qb_mcp.cli import main
+from paymo_qb_mcp.config.settings import ENVIRONMENT_VARIABLES
 from paymo_qb_mcp.store.approvals import Approval, ApprovalStore
 from paymo_qb_mcp.store.audit import AuditLog, verify
 
 PLAN = "5e" * 32
-SETTINGS_VARIABLES = (
-    "PAYMO_QB_CONFIG",
-    "PAYMO_API_KEY",
-    "QBO_ENVIRONMENT",
-    "QBO_ACCESS_TOKEN",
-    "QBO_CLIENT_SECRET",
-    "PAYMO_QB_POLICY",
-    "PAYMO_QB_HTTP_TOKEN",
-)
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in SETTINGS_VARIABLES:
+    for name in ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PAYMO_QB_DATA_DIR", str(tmp_path))
     return tmp_path
@@ -174,9 +166,8 @@ def test_a_configuration_error_is_reported_not_raised(
 
 def test_approve_from_another_process(store: ApprovalStore, data_dir: Path) -> None:
     approval = request(store)
-    environment = {**os.environ, "PAYMO_QB_DATA_DIR": str(data_dir)}
-    for name in SETTINGS_VARIABLES:
-        environment.pop(name, None)
+    environment = {name: value for name, value in os.environ.items() if name not in ENVIRONMENT_VARIABLES}
+    environment["PAYMO_QB_DATA_DIR"] = str(data_dir)
     result = subprocess.run(
         [sys.executable, "-m", "paymo_qb_mcp.cli", "approve", approval.id],
         input="yes\n",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from paymo_qb_mcp.config.settings import (
+    ENVIRONMENT_VARIABLES,
     QBO_HOSTS,
     Settings,
     load_settings,
@@ -15,22 +16,6 @@ from paymo_qb_mcp.config.settings import (
 )
 from paymo_qb_mcp.errors import ConfigError
 
-VARIABLES = (
-    "PAYMO_API_KEY",
-    "PAYMO_BASE_URL",
-    "QBO_REALM_ID",
-    "QBO_ENVIRONMENT",
-    "QBO_BASE_URL",
-    "QBO_ACCESS_TOKEN",
-    "QBO_CLIENT_ID",
-    "QBO_CLIENT_SECRET",
-    "QBO_REDIRECT_URI",
-    "PAYMO_QB_TOKEN_STORE",
-    "PAYMO_QB_DATA_DIR",
-    "PAYMO_QB_POLICY",
-    "PAYMO_QB_HTTP_TOKEN",
-    "PAYMO_QB_CONFIG",
-)
 FAKE_KEY = "paymo-key-4f0c1e9d8b7a"
 FAKE_TOKEN = "eyJhbGciOi.fake-access-token.9f8e7d6c"
 FAKE_SECRET = "client-secret-1a2b3c4d5e"
@@ -38,9 +23,28 @@ FAKE_SECRET = "client-secret-1a2b3c4d5e"
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in VARIABLES:
+    for name in ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+
+
+def test_every_documented_variable_is_known() -> None:
+    assert set(ENVIRONMENT_VARIABLES) == {
+        "PAYMO_API_KEY",
+        "PAYMO_BASE_URL",
+        "QBO_REALM_ID",
+        "QBO_ENVIRONMENT",
+        "QBO_BASE_URL",
+        "QBO_ACCESS_TOKEN",
+        "QBO_CLIENT_ID",
+        "QBO_CLIENT_SECRET",
+        "QBO_REDIRECT_URI",
+        "PAYMO_QB_TOKEN_STORE",
+        "PAYMO_QB_DATA_DIR",
+        "PAYMO_QB_POLICY",
+        "PAYMO_QB_HTTP_TOKEN",
+        "PAYMO_QB_CONFIG",
+    }
 
 
 def test_defaults_follow_the_documented_values(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from paymo_qb_mcp.errors import ConfigError
 
 __all__ = [
     "CONFIG_FILE_VARIABLE",
+    "ENVIRONMENT_VARIABLES",
     "QBO_HOSTS",
     "PaymoAccess",
     "QboAccess",
@@ -287,6 +288,13 @@ def _describe(error: Any) -> str:
         return message
     hint = _HINTS.get(variable)
     return f"{variable}: {message}" + (f"; {hint}" if hint else "")
+
+
+# Every variable paymo-qb-mcp reads, e.g. for tests and `doctor` to clear or list them.
+ENVIRONMENT_VARIABLES: Final[tuple[str, ...]] = (
+    *(str(info.validation_alias) for info in Settings.model_fields.values()),
+    CONFIG_FILE_VARIABLE,
+)
 
 
 def load_settings() -> Settings:

@@ -11,16 +11,14 @@ the command line.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Literal, Self
-
-import diskcache
+from typing import Any, Final, Literal
 
 from paymo_qb_mcp.errors import ApprovalError
+from paymo_qb_mcp.store._diskstore import Clock, DiskStore, utc_now
 from paymo_qb_mcp.store._redact import Redactor
 
 __all__ = ["Approval", "ApprovalStatus", "ApprovalStore", "normalize_approval_id"]
@@ -32,10 +30,6 @@ _PREFIX: Final = "apr_"
 _ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_LENGTH: Final = 6
 _TYPO_FIXES: Final = str.maketrans({"I": "1", "L": "1", "O": "0"})
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def normalize_approval_id(text: str) -> str:
@@ -139,38 +133,12 @@ class Approval:
         )
 
 
-class ApprovalStore:
+class ApprovalStore(DiskStore):
     """Approvals of one data directory; safe to open from several processes at once."""
 
-    def __init__(
-        self,
-        data_dir: Path,
-        *,
-        clock: Callable[[], datetime] = _utc_now,
-        known_secrets: Iterable[str] = (),
-    ) -> None:
-        self._clock = clock
+    def __init__(self, data_dir: Path, *, clock: Clock = utc_now, known_secrets: Iterable[str] = ()) -> None:
+        super().__init__(data_dir / "approvals", clock=clock)
         self._redact = Redactor(known_secrets)
-        self._cache = diskcache.Cache(
-            str(data_dir / "approvals"), eviction_policy="none", sqlite_synchronous=2
-        )
-
-    def close(self) -> None:
-        self._cache.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise ValueError("the approval clock must return timezone-aware datetimes")
-        return now
 
     def create(
         self,

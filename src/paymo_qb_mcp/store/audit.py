@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -31,6 +31,7 @@ import filelock
 import simplejson
 
 from paymo_qb_mcp.errors import DataError
+from paymo_qb_mcp.store._diskstore import Clock, utc_now
 from paymo_qb_mcp.store._redact import Redactor
 
 __all__ = [
@@ -60,10 +61,6 @@ AUDIT_FILE_NAME: Final = "audit.jsonl"
 GENESIS_HASH: Final = "0" * 64
 _LOCK_TIMEOUT_S: Final = 30.0
 _TAIL_BLOCK: Final = 64 * 1024
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,7 +262,7 @@ class AuditLog:
         self,
         path: Path,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utc_now,
         known_secrets: Iterable[str] = (),
     ) -> None:
         self.path = path
@@ -275,7 +272,7 @@ class AuditLog:
 
     @classmethod
     def in_data_dir(
-        cls, data_dir: Path, *, clock: Callable[[], datetime] = _utc_now, known_secrets: Iterable[str] = ()
+        cls, data_dir: Path, *, clock: Clock = utc_now, known_secrets: Iterable[str] = ()
     ) -> AuditLog:
         return cls(data_dir / AUDIT_FILE_NAME, clock=clock, known_secrets=known_secrets)
 

@@ -13,19 +13,18 @@ Ids are stored as strings: Paymo ids are integers on the wire, QBO ids are strin
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Literal, Self, cast, get_args
+from typing import Any, Final, Literal, cast, get_args
 
 import anyio
-import diskcache
 import filelock
 
 from paymo_qb_mcp.errors import InputError
+from paymo_qb_mcp.store._diskstore import Clock, DiskStore, utc_now
 
 __all__ = ["Intent", "Ledger", "Link", "Origin"]
 
@@ -34,10 +33,6 @@ _ORIGINS: Final = frozenset(get_args(Origin))
 _SEPARATOR: Final = "\x1f"  # ASCII unit separator: never part of an id, a kind or a cursor name
 _FIRST_POLL_S: Final = 0.005
 _MAX_POLL_S: Final = 0.2
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -79,36 +74,13 @@ def _key(namespace: str, *parts: str) -> str:
     return _SEPARATOR.join((namespace, *parts))
 
 
-class Ledger:
+class Ledger(DiskStore):
     """The link ledger of one data directory. Open it once per process; it is safe to share between tasks."""
 
-    def __init__(self, data_dir: Path, *, clock: Callable[[], datetime] = _utc_now) -> None:
-        self._clock = clock
+    def __init__(self, data_dir: Path, *, clock: Clock = utc_now) -> None:
+        super().__init__(data_dir / "ledger", clock=clock)
         self._locks_dir = data_dir / "locks" / "records"
         self._locks_dir.mkdir(parents=True, exist_ok=True)
-        # eviction "none": a ledger that forgot links would create duplicates.
-        self._cache = diskcache.Cache(
-            str(data_dir / "ledger"),
-            eviction_policy="none",
-            sqlite_synchronous=2,
-        )
-
-    def close(self) -> None:
-        self._cache.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise ValueError("the ledger clock must return timezone-aware datetimes")
-        return now
 
     # -- links ---------------------------------------------------------------------------------
 
