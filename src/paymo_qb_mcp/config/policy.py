@@ -568,8 +568,8 @@ class Policy(_Strict):
             if held is None:
                 continue
             if facts.is_read_only and rule.effect != "allow":
-                # Unreachable for validated rules unless the rule does not name an operation;
-                # a read never confirms or denies.
+                # A rule that does not name an operation (a catch-all deny, say) matches reads too;
+                # a read still never confirms or denies.
                 break
             because = "; ".join(held) if held else "matches every call"
             return Decision(rule.effect, rule.name, f"rule {rule.name!r}: {because}")
