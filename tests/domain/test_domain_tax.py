@@ -185,6 +185,18 @@ def test_missing_or_unknown_tax_code_is_the_6000_situation() -> None:
         compute_global_invoice([QboSalesLine(Decimal("100"), "99")], tax_codes=TAX_CODES)
 
 
+def test_us_ast_rounds_the_discounted_base_then_the_tax() -> None:
+    # 1000 TAX, discount 333.33 on 1000 → base 666.67 (rounded), 8.875 % → 59.1669625 → 59.17.
+    totals = compute_us_invoice(
+        [QboSalesLine(Decimal("1000"), "TAX")],
+        rate=Decimal("8.875"),
+        discount=QboDiscount(amount=Decimal("333.33")),
+    )
+    assert totals.tax_lines[0].net_amount_taxable == Decimal("666.67")
+    assert totals.total_tax == Decimal("59.17")
+    assert totals.total == Decimal("725.84")
+
+
 def test_us_ast_taxes_the_tax_lines_once_at_the_state_rate() -> None:
     # NY 8.875 %: (1000 + 250) × 8.875 % = 110.9375 → 110.94; the NON line is untaxed.
     lines = [
@@ -368,7 +380,8 @@ def test_not_applicable_cannot_carry_paymo_tax() -> None:
 def test_tax_inclusive_mapping_keeps_paymo_nets_and_total() -> None:
     mapping = _with(DEMO_MAPPING, calculation="TaxInclusive")
     result = map_invoice_to_qbo(INV_1035_LINES, INV_1035_HEADER, mapping, currency="CAD")
-    assert result.ok
+    # Tax-inclusive arithmetic is the least documented: the tax is always stated, never predicted.
+    assert result.status == "override"
     # 3000 × 1.14975 = 3449.25; 1875 × 1.14975 = 2155.78125 → 2155.78; Hosting untaxed 49.99.
     assert [line.tax_inclusive_amt for line in result.lines] == [
         Decimal("3449.25"),

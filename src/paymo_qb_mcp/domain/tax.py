@@ -217,9 +217,9 @@ def _inclusive_taxes(
 ) -> list[tuple[QboTaxRateDetail, Fraction, Decimal]]:
     """Tax embedded in a gross amount: per rate, round(gross × marginal / (1 + Σ marginals)).
 
-    For a single rate r this is the documented round(gross × r / (100 + r)).
-    GUESS: with several rates we divide by the combined multiplier, the arithmetic for which
-    net + taxes = gross; the docs only state the single-rate formula.
+    For a single rate r this is the documented round(gross × r / (100 + r)); for several simple
+    rates, round(gross × r / (100 + Σ r)). GUESS: a compounding rate's marginal share includes
+    the earlier rates (the docs only state the single-rate formula).
     """
     marginals = _marginals(code)
     multiplier = 1 + sum((marginal for _, _, marginal in marginals), Fraction(0))
@@ -253,9 +253,8 @@ def _lookup_code(tax_codes: Mapping[str, QboTaxCode], code_id: str | None, line_
         ) from None
 
 
-def _apply_override(
-    computed: dict[str, _TaxAccumulator], override: Mapping[str, Decimal], places: int
-) -> tuple[QboTaxLine, ...]:
+def _apply_override(computed: dict[str, _TaxAccumulator], override: Mapping[str, Decimal]) -> None:
+    """Replace the computed amounts of the rates a request's ``TxnTaxDetail.TaxLine`` names."""
     unknown = sorted(set(override) - set(computed))
     if unknown:
         # GUESS (docs/sandbox.md): QBO keeps TaxLine amounts only for rates the invoice's lines use.
@@ -263,11 +262,8 @@ def _apply_override(
             f"tax override names rate(s) {', '.join(unknown)} that no line of the invoice uses",
             field_name="TxnTaxDetail.TaxLine",
         )
-    return tuple(
-        QboTaxLine(rate_id, acc.percent, round_half_up(acc.net_taxable, places), override[rate_id])
-        for rate_id, acc in computed.items()
-        if rate_id in override
-    )
+    for rate_id, amount in override.items():
+        computed[rate_id].amount = amount
 
 
 def compute_global_invoice(
@@ -301,50 +297,44 @@ def compute_global_invoice(
     codes = [_lookup_code(tax_codes, line.tax_code_id, index) for index, line in enumerate(lines)]
     inclusive = [calculation == "TaxInclusive" and line.tax_inclusive_amt is not None for line in lines]
 
-    # First the nets (under TaxInclusive a given gross is split into net + embedded tax), since
-    # the discount factor depends on their sum.
+    # The discount (percent-based or fixed) and its pro-rata factor refer to the line Amounts as
+    # sent, before any tax-inclusive back-out (docs/sandbox.md: "Σ sales-line amounts").
+    sent_subtotal = sum((line.amount for line in lines), ZERO)
+    discount_amount = _discount_amount(discount, sent_subtotal, currency)
+    factor = _discount_factor(discount_amount, sent_subtotal, apply_tax_after_discount)
+
     nets: list[Decimal] = []
     gross_total = ZERO
+    accumulators: dict[str, _TaxAccumulator] = {}
     for line, code, from_gross in zip(lines, codes, inclusive, strict=True):
         if from_gross:
+            # Under TaxInclusive the net is the gross less its embedded tax; the tax itself is then
+            # taken from that net like any other line.
             assert line.tax_inclusive_amt is not None
             embedded = _inclusive_taxes(Fraction(line.tax_inclusive_amt), code, places)
-            nets.append(line.tax_inclusive_amt - sum((tax for _, _, tax in embedded), ZERO))
+            net = line.tax_inclusive_amt - sum((tax for _, _, tax in embedded), ZERO)
             gross_total += line.tax_inclusive_amt
         else:
-            nets.append(line.amount)
+            net = line.amount
             if calculation == "TaxInclusive":
                 # GUESS (docs/sandbox.md): a TaxInclusive line sent without TaxInclusiveAmt is net;
                 # its gross is the net plus its own undiscounted tax.
-                own_tax = _forward_taxes(Fraction(line.amount), code, places)
-                gross_total += line.amount + sum((tax for _, _, tax in own_tax), ZERO)
-    subtotal = sum(nets, ZERO)
-    # GUESS: under TaxInclusive a discount is taken off the gross amounts (the total is Σ gross −
-    # discount), so its percentage and the pro-rata factor refer to Σ gross.
-    discount_base = gross_total if calculation == "TaxInclusive" else subtotal
-    discount_amount = _discount_amount(discount, discount_base, currency)
-    factor = _discount_factor(discount_amount, discount_base, apply_tax_after_discount)
-
-    accumulators: dict[str, _TaxAccumulator] = {}
-    for line, net, code, from_gross in zip(lines, nets, codes, inclusive, strict=True):
-        if from_gross:
-            assert line.tax_inclusive_amt is not None
-            taxes = _inclusive_taxes(Fraction(line.tax_inclusive_amt) * factor, code, places)
-        else:
-            taxes = _forward_taxes(Fraction(net) * factor, code, places)
-        for rate, taxable, tax in taxes:
+                own_tax = _forward_taxes(Fraction(net), code, places)
+                gross_total += net + sum((tax for _, _, tax in own_tax), ZERO)
+        nets.append(net)
+        for rate, taxable, tax in _forward_taxes(Fraction(net) * factor, code, places):
             acc = accumulators.setdefault(rate.rate_id, _TaxAccumulator(rate.rate_value))
             acc.net_taxable += taxable
             acc.amount += tax
 
     if tax_line_override is not None:
-        tax_lines = _apply_override(accumulators, tax_line_override, places)
-    else:
-        tax_lines = tuple(
-            QboTaxLine(rate_id, acc.percent, round_half_up(acc.net_taxable, places), acc.amount)
-            for rate_id, acc in accumulators.items()
-        )
+        _apply_override(accumulators, tax_line_override)
+    tax_lines = tuple(
+        QboTaxLine(rate_id, acc.percent, round_half_up(acc.net_taxable, places), acc.amount)
+        for rate_id, acc in accumulators.items()
+    )
     total_tax = sum((line.amount for line in tax_lines), ZERO)
+    subtotal = sum(nets, ZERO)
     if calculation == "TaxInclusive":
         # GUESS (docs/sandbox.md): the gross amounts already contain the tax.
         total = gross_total - discount_amount
@@ -365,7 +355,7 @@ def compute_us_invoice(
     """QBO's totals for a US company under Automated Sales Tax.
 
     Lines are ``TAX`` or ``NON``; AST applies one ``rate`` (percent, chosen from the ship-to
-    address) to the taxable lines: tax = round(Σ TAX amounts × discount factor × rate / 100).
+    address) to the taxable lines: tax = round(round(Σ TAX amounts × discount factor) × rate / 100).
     ``total_tax_override`` stands for a request carrying ``TxnTaxDetail.TotalTax``, which AST honours.
     """
     places = minor_unit(currency)
@@ -381,7 +371,9 @@ def compute_us_invoice(
     discount_amount = _discount_amount(discount, subtotal, currency)
     factor = _discount_factor(discount_amount, subtotal, apply_tax_after_discount)
     taxable = sum((line.amount for line in lines if line.tax_code_id == AST_TAXABLE), ZERO)
-    net_taxable = Fraction(taxable) * factor
+    # GUESS (docs/sandbox.md, as the emulator does): AST takes an invoice discount off the taxable
+    # amount pro rata, rounds that base to cents, then rounds the tax once for the invoice.
+    net_taxable = round_half_up(Fraction(taxable) * factor, places)
     if total_tax_override is not None:
         total_tax = total_tax_override
     elif taxable == 0:
@@ -389,16 +381,14 @@ def compute_us_invoice(
     elif rate is None:
         raise InputError("the AST rate is needed to compute US sales tax without a TotalTax override")
     else:
-        # GUESS (docs/sandbox.md): AST takes an invoice discount off the taxable amount pro rata,
-        # like the global model, and rounds once for the invoice.
-        total_tax = round_half_up(net_taxable * Fraction(rate) / _HUNDRED, places)
+        total_tax = round_half_up(Fraction(net_taxable) * Fraction(rate) / _HUNDRED, places)
     has_tax_line = taxable != 0 or total_tax_override is not None
     tax_lines = (
         (
             QboTaxLine(
                 _AST_RATE_ID,
                 rate if rate is not None else ZERO,
-                round_half_up(net_taxable, places),
+                net_taxable,
                 total_tax,
             ),
         )
@@ -981,7 +971,9 @@ def _map_global(
     targets = {rate_id: rate_targets.get(rate_id, amount) for rate_id, amount in computed_by_rate.items()}
     override: TaxOverride | None = None
     expected = computed
-    if targets != computed_by_rate:
+    # How QBO splits and discounts tax-inclusive lines is the least documented part of its
+    # arithmetic, so under TaxInclusive the tax is always stated rather than predicted.
+    if targets != computed_by_rate or calculation == "TaxInclusive":
         expected = compute(targets)
         override = TaxOverride(total_tax=expected.total_tax, tax_lines=expected.tax_lines)
     difference = expected.total - paymo.total
