@@ -1,0 +1,449 @@
+"""Plan → decide → confirm → apply for every write tool, with an audit entry at each step.
+
+The planning and the question to the human happen in resolvers (``Resolve`` + ``Elicit``), which the
+SDK runs before the tool body on both protocol eras; the body then applies — or stores a pending
+approval when the client cannot ask the human. Only the human can approve: an elicitation answered
+in the client, or ``paymo-qb-mcp approve ID`` out of band. No tool approves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, DeclinedElicitation
+from mcp.server.mcpserver import Context, Elicit
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from paymo_qb_mcp.config.policy import Decision, PlanFacts
+from paymo_qb_mcp.domain.plan import Change, Plan
+from paymo_qb_mcp.errors import ApprovalError, PaymoQbError, PolicyDenied
+from paymo_qb_mcp.server.outputs import ChangeOut, FindingOut, RecordResult, WriteResult
+from paymo_qb_mcp.server.runtime import Runtime
+from paymo_qb_mcp.sync.executor import ApplyOutcome
+
+__all__ = [
+    "Approval",
+    "NoQuestion",
+    "Prepared",
+    "ask_human",
+    "facts_for",
+    "prepare",
+    "run_write",
+    "runtime_of",
+]
+
+logger = logging.getLogger(__name__)
+
+Operation = Literal["read", "write", "create", "update", "void", "delete", "link"]
+
+
+class Approval(BaseModel):
+    """The form shown to the human when the client supports elicitation."""
+
+    approve: bool = Field(description="Apply exactly this plan to QuickBooks/Paymo?")
+    note: str = Field(default="", description="Optional note for the audit log.")
+
+
+@dataclass(frozen=True)
+class NoQuestion:
+    """The confirm resolver decided not to ask (allowed, dry run, pre-approved, or no elicitation)."""
+
+    reason: Literal["not_needed", "dry_run", "approval_id", "no_elicitation"]
+
+
+@dataclass
+class Prepared:
+    """A planned call: the plan, the policy decision and whatever the tool adds to its result."""
+
+    tool: str
+    arguments: dict[str, Any]
+    plan: Plan
+    facts: PlanFacts
+    decision: Decision
+    dry_run: bool
+    approval_id: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def runtime_of(ctx: Context) -> Runtime:
+    runtime = ctx.request_context.lifespan_context
+    if not isinstance(runtime, Runtime):  # pragma: no cover - a wiring error, not a user error
+        raise ToolError("INTERNAL: the server runtime is not available")
+    return runtime
+
+
+def _operation(plan: Plan) -> Operation:
+    actions = {change.action for change in plan.writes}
+    if not actions:
+        return "read"
+    if len(actions) == 1:
+        (only,) = actions
+        return only  # type: ignore[return-value]  # ChangeAction minus skip ⊂ Operation
+    return "write"
+
+
+def _amount(change: Change) -> Decimal | None:
+    value = (change.after or {}).get("amount")
+    if value is None:
+        return None
+    return abs(Decimal(str(value)))
+
+
+def facts_for(plan: Plan) -> PlanFacts:
+    """The facts policies.yaml rules look at, derived from the plan's changes (see docs/sync.md)."""
+    writes = plan.writes
+    amounts = [amount for change in writes if (amount := _amount(change)) is not None]
+    currencies = {str(c["currency"]) for c in (ch.after or {} for ch in writes) if c.get("currency")}
+    currencies |= set(plan.totals)
+    dates: list[dt.date] = []
+    for change in writes:
+        raw = (change.after or {}).get("txn_date")
+        if isinstance(raw, dt.date):
+            dates.append(raw)
+        elif isinstance(raw, str):
+            dates.append(dt.date.fromisoformat(raw))
+    return PlanFacts(
+        operation=_operation(plan),
+        amount=max(amounts) if amounts else None,
+        currencies=frozenset(currencies),
+        creates_customer=any(ch.entity == "customer" and ch.action == "create" for ch in writes),
+        txn_dates=tuple(dates),
+        record_count=max(len(writes), 1),
+    )
+
+
+def _agent_error(error: PaymoQbError) -> ToolError:
+    return ToolError(error.for_agent())
+
+
+async def prepare(
+    ctx: Context,
+    tool: str,
+    arguments: Mapping[str, Any],
+    planner: Callable[[], Awaitable[tuple[Plan, dict[str, Any]]]],
+) -> Prepared:
+    """Plan (no side effects) and ask the policy. Runs in a resolver, possibly once per round."""
+    runtime = runtime_of(ctx)
+    try:
+        plan, extra = await planner()
+    except PaymoQbError as error:
+        raise _agent_error(error) from None
+    facts = facts_for(plan)
+    decision = runtime.policy.decide(tool, facts)
+    return Prepared(
+        tool=tool,
+        arguments=dict(arguments),
+        plan=plan,
+        facts=facts,
+        decision=decision,
+        dry_run=bool(arguments.get("dry_run")),
+        approval_id=arguments.get("approval_id"),
+        extra=extra,
+    )
+
+
+def _client_can_elicit(ctx: Context) -> bool:
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    # A bare `elicitation: {}` counts as form support; URL-only does not.
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def _question(prepared: Prepared) -> str:
+    plan = prepared.plan
+    lines = [
+        f"paymo-qb-mcp wants to apply this plan ({prepared.tool}):",
+        plan.summary,
+        f"Policy: {prepared.decision.reason}.",
+        f"Plan hash: {plan.plan_hash[:16]}…",
+    ]
+    for change in plan.writes[:10]:
+        lines.append(f"- {change.summary}")
+    if len(plan.writes) > 10:
+        lines.append(f"- … and {len(plan.writes) - 10} more")
+    lines.append("Names and descriptions above come from Paymo/QuickBooks records.")
+    return "\n".join(lines)
+
+
+def ask_human(ctx: Context, prepared: Prepared) -> Elicit[Approval] | NoQuestion:
+    """The confirm step: ask through elicitation only when the policy says confirm and we can."""
+    if prepared.dry_run:
+        return NoQuestion("dry_run")
+    if prepared.plan.is_noop or prepared.plan.blocked or prepared.decision.effect != "confirm":
+        return NoQuestion("not_needed")
+    if prepared.approval_id:
+        return NoQuestion("approval_id")
+    if not _client_can_elicit(ctx):
+        return NoQuestion("no_elicitation")
+    return Elicit(_question(prepared), Approval)
+
+
+def _changes_out(plan: Plan) -> list[ChangeOut]:
+    return [
+        ChangeOut(
+            action=change.action,
+            entity=change.entity,
+            target=change.target,
+            paymo_id=None if change.paymo_id is None else str(change.paymo_id),
+            qbo_id=change.qbo_id,
+            summary=change.summary,
+            before=change.before,
+            after=change.after,
+        )
+        for change in plan.changes
+    ]
+
+
+def _findings_out(plan: Plan, outcome: ApplyOutcome | None = None) -> list[FindingOut]:
+    findings = list(plan.findings) + (outcome.findings if outcome is not None else [])
+    return [
+        FindingOut(severity=f.severity, code=f.code, message=f.message, record=f.record) for f in findings
+    ]
+
+
+def _planned_results(plan: Plan) -> list[RecordResult]:
+    return [
+        RecordResult(
+            entity=change.entity,
+            paymo_id=None if change.paymo_id is None else str(change.paymo_id),
+            qbo_id=change.qbo_id,
+            action="none" if change.writes else "skip",
+            detail=change.summary,
+        )
+        for change in plan.changes
+    ]
+
+
+def _applied_results(plan: Plan, outcome: ApplyOutcome) -> list[RecordResult]:
+    results = [
+        RecordResult(
+            entity=item.change.entity,
+            paymo_id=item.paymo_id,
+            qbo_id=item.qbo_id,
+            action=item.change.action if item.outcome not in ("unchanged",) else "skip",
+            detail=f"{item.outcome}: {item.change.summary}",
+        )
+        for item in outcome.applied
+    ]
+    results += [
+        RecordResult(
+            entity=change.entity,
+            paymo_id=None if change.paymo_id is None else str(change.paymo_id),
+            qbo_id=change.qbo_id,
+            action="skip",
+            detail=change.summary,
+        )
+        for change in plan.changes
+        if not change.writes
+    ]
+    return results
+
+
+def _base(prepared: Prepared, status: str, summary: str | None = None) -> dict[str, Any]:
+    plan = prepared.plan
+    return {
+        "status": status,
+        "plan_hash": plan.plan_hash,
+        "summary": summary or plan.summary,
+        "totals": dict(plan.totals),
+        "findings": _findings_out(plan),
+    }
+
+
+async def run_write(
+    ctx: Context,
+    prepared: Prepared,
+    confirmation: Any,
+    result_type: type[WriteResult],
+    extra_fields: Callable[[ApplyOutcome | None], dict[str, Any]] | None = None,
+) -> WriteResult:
+    """The tool body of every write tool: audit, refuse, ask out of band, or apply."""
+    runtime = runtime_of(ctx)
+    audit = runtime.audit
+    plan = prepared.plan
+    tool = prepared.tool
+    more = extra_fields or (lambda _outcome: {})
+
+    def finish(status: str, **fields: Any) -> WriteResult:
+        runtime.record_run(tool, status, plan.plan_hash, fields.get("summary") or plan.summary)
+        audit.append("outcome", tool=tool, plan_hash=plan.plan_hash, outcome=status)
+        return result_type(**fields)
+
+    audit.append("tool_call", tool=tool, arguments=prepared.arguments, plan_hash=plan.plan_hash)
+    audit.append(
+        "plan",
+        tool=tool,
+        plan_hash=plan.plan_hash,
+        message=plan.summary,
+        details={"changes": len(plan.changes), "writes": len(plan.writes), "totals": dict(plan.totals)},
+    )
+    audit.append(
+        "decision",
+        tool=tool,
+        plan_hash=plan.plan_hash,
+        decision=prepared.decision.effect,
+        rule=prepared.decision.rule_name,
+        message=prepared.decision.reason,
+    )
+
+    if prepared.dry_run or plan.is_noop:
+        status = "planned" if prepared.dry_run else "unchanged"
+        if plan.is_noop and not prepared.dry_run:
+            status = "unchanged"
+        return finish(
+            status,
+            **_base(prepared, status),
+            results=_planned_results(plan),
+            changes=_changes_out(plan),
+            **more(None),
+        )
+    if plan.blocked:
+        blockers = "; ".join(f"{f.code}: {f.message}" for f in plan.findings if f.severity == "blocker")
+        audit.append("error", tool=tool, plan_hash=plan.plan_hash, outcome="blocked", message=blockers)
+        raise ToolError(f"BLOCKED: nothing was written. {blockers}")
+    if prepared.decision.effect == "deny":
+        error = PolicyDenied(
+            f"policies.yaml denies this {tool}: {prepared.decision.reason}. Nothing was written.",
+            rule=prepared.decision.rule_name or "default",
+        )
+        audit.append("error", tool=tool, plan_hash=plan.plan_hash, outcome="denied", message=str(error))
+        raise _agent_error(error)
+
+    approval_info: dict[str, Any] | None = None
+    if prepared.decision.effect == "confirm":
+        if prepared.approval_id:
+            try:
+                approval = runtime.approvals.consume(prepared.approval_id, tool, plan.plan_hash)
+            except ApprovalError as error:
+                audit.append(
+                    "error",
+                    tool=tool,
+                    plan_hash=plan.plan_hash,
+                    outcome="approval_refused",
+                    message=str(error),
+                )
+                raise _agent_error(error) from None
+            approval_info = {"id": approval.id, "channel": "out_of_band", "by": approval.decided_by}
+        elif isinstance(confirmation, AcceptedElicitation) and isinstance(confirmation.data, Approval):
+            answer = confirmation.data
+            who = _human_label()
+            if not answer.approve:
+                audit.append(
+                    "approval_rejected",
+                    tool=tool,
+                    plan_hash=plan.plan_hash,
+                    approval={"channel": "elicitation", "by": who, "note": answer.note},
+                )
+                return finish(
+                    "declined",
+                    **_base(
+                        prepared, "declined", f"Declined by the human. Nothing was written. {plan.summary}"
+                    ),
+                    results=_planned_results(plan),
+                    **more(None),
+                )
+            approval_info = {"channel": "elicitation", "by": who, "note": answer.note}
+        elif isinstance(confirmation, DeclinedElicitation | CancelledElicitation):
+            audit.append(
+                "approval_rejected",
+                tool=tool,
+                plan_hash=plan.plan_hash,
+                approval={"channel": "elicitation", "action": confirmation.action},
+            )
+            return finish(
+                "declined",
+                **_base(prepared, "declined", f"The human chose {confirmation.action}. Nothing was written."),
+                results=_planned_results(plan),
+                **more(None),
+            )
+        else:
+            return finish("pending_approval", **_pending(runtime, prepared), **more(None))
+        audit.append("approval_granted", tool=tool, plan_hash=plan.plan_hash, approval=approval_info)
+
+    try:
+        runtime.write_budget.spend(plan.plan_hash)
+        outcome = await runtime.service.apply(plan)
+    except PaymoQbError as error:
+        audit.append(
+            "error",
+            tool=tool,
+            plan_hash=plan.plan_hash,
+            outcome="failed",
+            message=error.for_agent(),
+            upstream_request_ids=_request_ids(error),
+        )
+        raise _agent_error(error) from None
+    for item in outcome.applied:
+        audit.append(
+            "write",
+            tool=tool,
+            plan_hash=plan.plan_hash,
+            outcome=item.outcome,
+            ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id, "entity": item.change.entity},
+            approval=approval_info,
+        )
+        if item.findings:
+            audit.append(
+                "read_back",
+                tool=tool,
+                plan_hash=plan.plan_hash,
+                outcome="mismatch",
+                message="; ".join(f.message for f in item.findings),
+                ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id},
+            )
+    status = "applied" if any(item.outcome != "unchanged" for item in outcome.applied) else "unchanged"
+    base = _base(prepared, status)
+    base["findings"] = _findings_out(plan, outcome)
+    return finish(status, **base, results=_applied_results(plan, outcome), **more(outcome))
+
+
+def _request_ids(error: PaymoQbError) -> list[str] | None:
+    upstream = getattr(error, "upstream_request_id", None)
+    return [upstream] if upstream else None
+
+
+def _human_label() -> str:
+    try:
+        return f"client-user via elicitation (server user {getpass.getuser()})"
+    except OSError:  # pragma: no cover - no user database
+        return "client-user via elicitation"
+
+
+def _pending(runtime: Runtime, prepared: Prepared) -> dict[str, Any]:
+    plan = prepared.plan
+    expires_at = runtime.now() + runtime.policy.approvals.expire_after
+    approval = runtime.approvals.create(
+        prepared.tool,
+        prepared.arguments,
+        plan.plan_hash,
+        plan.summary,
+        dict(plan.totals),
+        expires_at,
+        details={"changes": [change.summary for change in plan.writes]},
+    )
+    command = f"paymo-qb-mcp approve {approval.id}"
+    runtime.audit.append(
+        "approval_requested",
+        tool=prepared.tool,
+        plan_hash=plan.plan_hash,
+        approval={"id": approval.id, "channel": "out_of_band", "expires_at": expires_at.isoformat()},
+    )
+    summary = (
+        f"A human must approve this plan before it is applied: ask them to run `{command}` "
+        f"(expires {expires_at:%Y-%m-%d %H:%M %Z}), then call this tool again with the same arguments "
+        f"and approval_id={approval.id!r}. Do not run the command yourself. {plan.summary}"
+    )
+    return {
+        **_base(prepared, "pending_approval", summary),
+        "approval_id": approval.id,
+        "approve_command": command,
+        "results": _planned_results(plan),
+        "changes": _changes_out(plan),
+    }

@@ -1,0 +1,144 @@
+"""The server's long-lived state: both clients, the sync service, policy, approvals, audit, write budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from paymo_qb_mcp.config.policy import Policy
+from paymo_qb_mcp.errors import RateLimitedLocally
+from paymo_qb_mcp.net.ratelimit import RateLimiter
+from paymo_qb_mcp.paymo.client import PaymoClient
+from paymo_qb_mcp.quickbooks.client import QboClient
+from paymo_qb_mcp.quickbooks.tokens import TokenProvider
+from paymo_qb_mcp.store.approvals import ApprovalStore
+from paymo_qb_mcp.store.audit import AuditLog
+from paymo_qb_mcp.store.ledger import Ledger
+from paymo_qb_mcp.sync.context import SyncContext
+from paymo_qb_mcp.sync.service import SyncService
+
+__all__ = ["Connection", "LastRun", "Runtime", "WriteBudget", "open_runtime"]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class WriteBudget:
+    """The policy's writes per minute, counted per logical write (one plan hash), not per request.
+
+    On 2026-07-28 connections one logical call arrives as several ``tools/call`` requests; keying on
+    the plan hash makes a retried round of the same plan free.
+    """
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._spent: deque[tuple[float, str]] = deque()
+
+    def spend(self, plan_hash: str) -> None:
+        now = self._clock()
+        while self._spent and now - self._spent[0][0] >= 60.0:
+            self._spent.popleft()
+        if any(spent_hash == plan_hash for _, spent_hash in self._spent):
+            return
+        if len(self._spent) >= self.per_minute:
+            retry_after = max(60.0 - (now - self._spent[0][0]), 0.0)
+            raise RateLimitedLocally(
+                f"the policy allows {self.per_minute} writes per minute and they are used up; "
+                f"retry after {retry_after:.0f} s",
+                retry_after=retry_after,
+            )
+        self._spent.append((now, plan_hash))
+
+
+@dataclass(frozen=True)
+class LastRun:
+    tool: str
+    status: str
+    plan_hash: str | None
+    at: dt.datetime
+    summary: str
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach both services: URLs, credentials, and (for the sandbox and tests) transports."""
+
+    paymo_base_url: str
+    paymo_api_key: str
+    qbo_base_url: str
+    qbo_realm_id: str
+    qbo_tokens: TokenProvider
+    paymo_transport: httpx.AsyncBaseTransport | None = None
+    qbo_transport: httpx.AsyncBaseTransport | None = None
+    paymo_limiter: RateLimiter | None = None
+    qbo_limiter: RateLimiter | None = None
+    label: str = "live"
+
+
+@dataclass
+class Runtime:
+    service: SyncService
+    policy: Policy
+    approvals: ApprovalStore
+    audit: AuditLog
+    ledger: Ledger
+    write_budget: WriteBudget
+    data_dir: Path
+    connection_label: str
+    now: Callable[[], dt.datetime] = _utc_now
+    last_runs: deque[LastRun] = field(default_factory=lambda: deque(maxlen=20))
+
+    def record_run(self, tool: str, status: str, plan_hash: str | None, summary: str) -> None:
+        self.last_runs.append(LastRun(tool, status, plan_hash, self.now(), summary))
+
+
+@asynccontextmanager
+async def open_runtime(
+    connection: Connection,
+    *,
+    policy: Policy,
+    data_dir: Path,
+    known_secrets: tuple[str, ...] = (),
+) -> AsyncIterator[Runtime]:
+    """Open both clients and the stores for the lifetime of a server (or one in-process client)."""
+    async with AsyncExitStack() as stack:
+        paymo = await stack.enter_async_context(
+            PaymoClient(
+                base_url=connection.paymo_base_url,
+                api_key=connection.paymo_api_key,
+                transport=connection.paymo_transport,
+                limiter=connection.paymo_limiter,
+            )
+        )
+        qbo = await stack.enter_async_context(
+            QboClient(
+                base_url=connection.qbo_base_url,
+                realm_id=connection.qbo_realm_id,
+                token_provider=connection.qbo_tokens,
+                transport=connection.qbo_transport,
+                limiter=connection.qbo_limiter,
+            )
+        )
+        ledger = stack.enter_context(Ledger(data_dir))
+        approvals = stack.enter_context(ApprovalStore(data_dir, known_secrets=known_secrets))
+        audit = AuditLog.in_data_dir(data_dir, known_secrets=known_secrets)
+        ctx = SyncContext(paymo=paymo, qbo=qbo, ledger=ledger, mappings=policy.mappings)
+        yield Runtime(
+            service=SyncService(ctx),
+            policy=policy,
+            approvals=approvals,
+            audit=audit,
+            ledger=ledger,
+            write_budget=WriteBudget(policy.limits.writes_per_minute),
+            data_dir=data_dir,
+            connection_label=connection.label,
+        )
