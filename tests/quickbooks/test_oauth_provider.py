@@ -399,3 +399,45 @@ async def test_missing_connection_and_wrong_environment(
         await make_provider(oauth, store, clock, "404").access_token()
     with pytest.raises(ConfigError, match="QBO_ENVIRONMENT is production"):
         await make_provider(oauth, store, clock, connected.realm_id, environment="production").access_token()
+
+
+async def test_qbo_client_refreshes_once_on_401_through_the_provider(
+    oauth: IntuitOAuthClient,
+    store: FlakyStore,
+    clock: FakeClock,
+    emulator: IntuitOAuthEmulator,
+    connected: TokenRecord,
+) -> None:
+    """The real QboClient against a QBO stand-in that checks bearer tokens with the OAuth emulator."""
+    from paymo_qb_mcp.net.ratelimit import UnlimitedLimiter
+    from paymo_qb_mcp.quickbooks import QboClient
+
+    seen: list[str] = []
+
+    def company_api(request: httpx.Request) -> httpx.Response:
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        seen.append(token)
+        if emulator.access_token_realm(token) != connected.realm_id:
+            fault = {"error": [{"message": "message=AuthenticationFailed; errorCode=003200", "code": "3200"}]}
+            return httpx.Response(401, json={"fault": fault, "time": 1794000000000})
+        info = {"Id": "1", "CompanyName": "Northwind Pixel Studio Inc.", "Country": "CA"}
+        return httpx.Response(200, json={"CompanyInfo": info, "time": "2026-11-02T01:00:00.000-08:00"})
+
+    provider = make_provider(oauth, store, clock, connected.realm_id)
+    async with QboClient(
+        base_url="https://sandbox-quickbooks.api.intuit.com",
+        realm_id=connected.realm_id,
+        token_provider=provider,
+        transport=httpx.MockTransport(company_api),
+        limiter=UnlimitedLimiter(),
+    ) as qbo:
+        assert (await qbo.company_info()).CompanyName == "Northwind Pixel Studio Inc."
+        emulator.expire_access_tokens()
+        assert (await qbo.company_info()).Country == "CA"
+    assert seen[0] == seen[1] == connected.access_token
+    assert seen[2] != connected.access_token
+    assert len(seen) == 3
+    assert emulator.token_calls("refresh_token") == 1
+    saved = store.load_qbo_tokens(connected.realm_id)
+    assert saved is not None
+    assert saved.access_token == seen[2]
