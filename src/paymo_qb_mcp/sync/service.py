@@ -5,6 +5,7 @@ from __future__ import annotations
 from paymo_qb_mcp.domain.plan import Plan
 from paymo_qb_mcp.sync.context import SyncContext
 from paymo_qb_mcp.sync.executor import ApplyOutcome, Executor, Progress
+from paymo_qb_mcp.sync.reports import LinkCount, SyncStatus
 
 __all__ = ["SyncService"]
 
@@ -22,5 +23,16 @@ class SyncService:
     async def apply(self, plan: Plan, progress: Progress | None = None) -> ApplyOutcome:
         """Apply a plan made by one of the planners (the MCP layer decides whether it may)."""
         return await self.executor.apply(plan, progress)
+
+    async def status(self) -> SyncStatus:
+        """What the ledger holds: links per kind and creates that may need recovery."""
+        ledger = self.ctx.ledger
+        counts: dict[str, int] = {}
+        for link in ledger.links():
+            counts[link.kind] = counts.get(link.kind, 0) + 1
+        return SyncStatus(
+            links=[LinkCount(kind=kind, links=count) for kind, count in sorted(counts.items())],
+            pending_intents=len(ledger.pending_intents()),
+        )
 
     # --- flows (each engineer adds the methods of their flow modules here) ---------------------
