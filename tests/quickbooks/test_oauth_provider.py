@@ -441,3 +441,20 @@ async def test_qbo_client_refreshes_once_on_401_through_the_provider(
     saved = store.load_qbo_tokens(connected.realm_id)
     assert saved is not None
     assert saved.access_token == seen[2]
+
+
+async def test_an_access_token_another_process_refreshed_is_adopted_without_rotation(
+    oauth: IntuitOAuthClient,
+    store: FlakyStore,
+    clock: FakeClock,
+    emulator: IntuitOAuthEmulator,
+    connected: TokenRecord,
+) -> None:
+    server = make_provider(oauth, store, clock, connected.realm_id)
+    cli = make_provider(oauth, store, clock, connected.realm_id)
+    assert await server.access_token() == connected.access_token
+    clock.advance(timedelta(hours=2))  # within the day: Intuit keeps the refresh token's value
+    from_cli = await cli.access_token()
+    assert emulator.current_refresh_token() == connected.refresh_token
+    assert await server.access_token() == from_cli
+    assert emulator.token_calls("refresh_token") == 1

@@ -471,6 +471,8 @@ class OAuthTokenProvider:
       rotated refresh token is never thrown away;
     - a refresh token Intuit refuses (`invalid_grant`) ends in ``ReauthorizationRequired`` — unless
       another process already saved a newer one, which is then used.
+
+    Use one provider per realm per process: the single-flight lock lives in the instance.
     """
 
     def __init__(
@@ -581,7 +583,9 @@ class OAuthTokenProvider:
     async def _refresh_locked(self, tokens: TokenRecord, *, rejected_token: str | None = None) -> TokenRecord:
         # Another process sharing the store (the CLI beside the server) may have refreshed already.
         stored = await self._load()
-        if stored is not None and stored.refresh_token != tokens.refresh_token:
+        if stored is not None and (
+            stored.refresh_token != tokens.refresh_token or stored.access_token != tokens.access_token
+        ):
             self._check_environment(stored)
             self._tokens = tokens = stored
             if self._usable(stored) and stored.access_token != rejected_token:
