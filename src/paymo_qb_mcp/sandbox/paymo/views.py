@@ -82,6 +82,7 @@ class Reader:
         self.current_user_id = current_user_id
         self.public_host = public_host
         self._include_budget: dict[str, int] = {}
+        self._child_index: dict[tuple[str, str], dict[Any, list[Record]]] = {}
         self._include_cap = include_cap
 
     # ------------------------------------------------------------------ values
@@ -198,10 +199,19 @@ class Reader:
                 out[key] = self._render_children(record, relation.target, relation.remote, child_node)
         return out
 
+    def _children_of(self, target: str, remote: str, parent_id: int) -> list[Record]:
+        # One pass per (table, key) and request, so including lines on thousands of invoices stays linear.
+        index = self._child_index.get((target, remote))
+        if index is None:
+            index = self._child_index[(target, remote)] = {}
+            for row in self.state.rows(target):
+                index.setdefault(row.get(remote), []).append(row)
+        return index.get(parent_id, [])
+
     def _render_children(self, record: Record, target: str, remote: str, node: IncludeNode) -> list[Any]:
         children = [
             child
-            for child in self.state.where_equal(target, remote, record["id"])
+            for child in self._children_of(target, remote, record["id"])
             if all(self.holds(target, child, c) for c in node.conditions)
         ]
         # Beyond the cap Paymo silently returns short or empty arrays (issue #68).
