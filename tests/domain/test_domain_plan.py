@@ -125,3 +125,11 @@ def test_summarize_plan_pluralises_and_sorts_entities() -> None:
         summarize_plan("sync_all", changes, {}, [])
         == "sync_all: 2 updates, 1 link (customer ×1, invoice ×2)."
     )
+
+
+def test_how_a_change_is_applied_is_part_of_the_hash() -> None:
+    update = Change(action="update", entity="invoice", qbo_id="130", sync_token="3", summary="Update INV-7")
+    stale = update.model_copy(update={"sync_token": "4"})
+    other_target = update.model_copy(update={"target": "paymo"})
+    hashes = {Plan.build("sync_invoice", [change]).plan_hash for change in (update, stale, other_target)}
+    assert len(hashes) == 3
