@@ -1,4 +1,4 @@
-"""The `sandbox` command (not built yet: placeholder so the command tree stays complete)."""
+"""The `sandbox` command: serve the Paymo and QuickBooks emulators on this machine until stopped."""
 
 from __future__ import annotations
 
@@ -8,10 +8,66 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("sandbox", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "sandbox",
+        help="serve local Paymo and QuickBooks emulators seeded with a demo agency",
+        description=(
+            "Serve faithful local emulators of Paymo and QuickBooks Online until Ctrl-C. The first line on "
+            "stdout is a JSON object with paymo_base_url, qbo_base_url, realm_id, paymo_api_key and "
+            "qbo_access_token; human-readable lines follow."
+        ),
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--paymo-port", type=_port, default=0, help="Paymo port (default 0: a free port)")
+    parser.add_argument("--qbo-port", type=_port, default=0, help="QuickBooks port (default 0: a free port)")
+    parser.add_argument(
+        "--empty",
+        action="store_true",
+        help="no demo data: only the company settings, users and chart of accounts",
+    )
+    parser.add_argument(
+        "--tax-model",
+        choices=("global", "us"),
+        default="global",
+        help="global: Canadian GST/QST company (default); us: US company with automated sales tax",
+    )
+    parser.add_argument(
+        "--rate-limits",
+        choices=("relaxed", "faithful"),
+        default="relaxed",
+        help="relaxed (default) budgets large enough for a demo; faithful = the real services' limits",
+    )
     parser.set_defaults(handler=run)
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535, not {port}")
+    return port
+
+
 def run(args: argparse.Namespace) -> int:
-    print("paymo-qb-mcp sandbox: not available in this build yet", file=sys.stderr)
-    return 2
+    import functools
+
+    import anyio
+
+    from paymo_qb_mcp.sandbox import Sandbox
+    from paymo_qb_mcp.sandbox.runner import serve
+
+    sandbox = Sandbox.create(
+        seed="empty" if args.empty else "demo", tax_model=args.tax_model, rate_limits=args.rate_limits
+    )
+    try:
+        anyio.run(
+            functools.partial(
+                serve, sandbox, host=args.host, paymo_port=args.paymo_port, qbo_port=args.qbo_port
+            )
+        )
+    except OSError as exc:
+        print(f"paymo-qb-mcp sandbox: cannot listen on {args.host}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -182,10 +182,6 @@ class PaymoState:
         self.company["updated_on"] = self.timestamp()
         self._remember(undo)
 
-    def add_session(self, session: Session) -> None:
-        self.sessions[session.id] = session
-        self._remember(lambda: self.sessions.pop(session.id, None))
-
     def drop_session(self, session_id: str) -> None:
         session = self.sessions.pop(session_id)
         self._remember(lambda: self.sessions.__setitem__(session_id, session))
