@@ -106,8 +106,10 @@ class PaymoEmulator:
         try:
             actor = self._authenticate(request)
         except ApiError as error:
+            # GUESS: refused credentials are counted per client address, so the headers stay truthful.
             window_key = f"anonymous:{request.client.host if request.client else ''}"
             return _error_response(error, self._rate_headers(window_key)[1])
+        # GUESS: the budget is "per API key"; we count per user, so a user's key, login and sessions share it.
         allowed, headers, retry_after = self._rate_headers(f"user:{actor.user_id}")
         if not allowed:
             # Every request keeps getting 429 until the period has passed (rate limiting docs).

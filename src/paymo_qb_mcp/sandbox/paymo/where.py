@@ -227,6 +227,7 @@ def _comparable(kind: Kind, value: Any) -> Any:
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, str):
+        # GUESS: text compares without regard to case, as MySQL's default collation does.
         return value.casefold()
     return value
 
