@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,12 +14,16 @@ import pytest
 
 from paymo_qb_mcp.cli import main
 from paymo_qb_mcp.cli.doctor_cmd import CheckResult, render, run_checks
+from paymo_qb_mcp.quickbooks.oauth import IntuitOAuthClient, OAuthApp, parse_redirect
+from paymo_qb_mcp.sandbox.intuit_oauth import IntuitOAuthEmulator, serve_on_loopback
 from paymo_qb_mcp.sandbox.paymo.emulator import PaymoEmulator
+from paymo_qb_mcp.sandbox.quickbooks import DEFAULT_REALM_ID, QboEmulator
 from paymo_qb_mcp.store.audit import AuditLog
 from paymo_qb_mcp.store.tokens import QboAppCredentials, QboTokens, open_credential_store
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-REALM = "9341453050298464"
+REALM = DEFAULT_REALM_ID
+REDIRECT = "http://localhost:8765/callback"
 
 SETTINGS_VARIABLES = (
     "PAYMO_QB_CONFIG",
@@ -59,125 +64,24 @@ def paymo_transport(paymo: PaymoEmulator) -> httpx.AsyncBaseTransport:
     return httpx.ASGITransport(app=paymo.app)
 
 
-# A stand-in for the QBO emulator's company endpoints (CompanyInfo, Preferences, name-list queries) with the
-# demo company's ids from docs/sandbox.md and the shipped policies.yaml.
-TAX_CODES = [
-    {
-        "Id": "1",
-        "Name": "GST",
-        "Active": True,
-        "SalesTaxRateList": {"TaxRateDetail": [{"TaxRateRef": {"value": "1"}}]},
-    },
-    {
-        "Id": "2",
-        "Name": "GST/QST QC - 9.975",
-        "Active": True,
-        "SalesTaxRateList": {
-            "TaxRateDetail": [{"TaxRateRef": {"value": "1"}}, {"TaxRateRef": {"value": "2"}}]
-        },
-    },
-    {
-        "Id": "3",
-        "Name": "Exempt",
-        "Active": True,
-        "SalesTaxRateList": {"TaxRateDetail": [{"TaxRateRef": {"value": "3"}}]},
-    },
-    {"Id": "4", "Name": "Zero-rated", "Active": True},
-    {"Id": "5", "Name": "Old PST", "Active": False},
-]
-TAX_RATES = [
-    {"Id": "1", "Name": "GST", "RateValue": 5, "Active": True},
-    {"Id": "2", "Name": "QST", "RateValue": 9.975, "Active": True},
-    {"Id": "3", "Name": "Exempt", "RateValue": 0, "Active": True},
-]
-ACCOUNTS = [
-    {"Id": "1", "Name": "Chequing", "FullyQualifiedName": "Chequing", "AccountType": "Bank", "Active": True},
-    {"Id": "9", "Name": "Office Supplies and Software", "AccountType": "Expense", "Active": True},
-    {"Id": "10", "Name": "Travel", "AccountType": "Expense", "Active": True},
-    {
-        "Id": "13",
-        "Name": "Mileage",
-        "FullyQualifiedName": "Car and Truck:Mileage",
-        "AccountType": "Expense",
-        "Active": True,
-    },
-    {"Id": "15", "Name": "Uncategorized Expense", "AccountType": "Expense", "Active": True},
-    {"Id": "16", "Name": "Visa", "AccountType": "Credit Card", "Active": True},
-]
-ITEMS = [
-    {"Id": "1", "Name": "Services", "Type": "Service", "Active": True},
-    {"Id": "2", "Name": "Hours", "Type": "Service", "Active": True},
-]
-VENDORS = [
-    {"Id": "1", "DisplayName": "Wayne Enterprises", "Active": True},
-    {"Id": "2", "DisplayName": "Pixel Freelance Co.", "Active": True},
-]
-
-
-class FakeQbo:
-    """Answers the reads doctor makes, like QBO would (envelopes, `time`, Bearer required)."""
-
-    def __init__(self) -> None:
-        self.country = "CA"
-        self.partner_tax = False
-        self.home_currency = "CAD"
-        self.multicurrency = True
-        self.status = 200
-        self.lists: dict[str, list[dict[str, object]]] = {
-            "TaxCode": TAX_CODES,
-            "TaxRate": TAX_RATES,
-            "Account": ACCOUNTS,
-            "Item": ITEMS,
-            "Vendor": VENDORS,
-        }
-
-    def handler(self, request: httpx.Request) -> httpx.Response:
-        assert request.headers["authorization"].startswith("Bearer ")
-        if self.status != 200:
-            return httpx.Response(
-                self.status,
-                json={"fault": {"error": [{"message": "message=AuthenticationFailed", "code": "3200"}]}},
-            )
-        path = request.url.path
-        time = {"time": "2026-11-02T01:00:00.000-08:00"}
-        if path == f"/v3/company/{REALM}/companyinfo/{REALM}":
-            info = {"Id": "1", "CompanyName": "Northwind Pixel Studio Inc.", "Country": self.country}
-            return httpx.Response(200, json={"CompanyInfo": info, **time})
-        if path == f"/v3/company/{REALM}/preferences":
-            prefs = {
-                "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": self.partner_tax},
-                "CurrencyPrefs": {
-                    "MultiCurrencyEnabled": self.multicurrency,
-                    "HomeCurrency": {"value": self.home_currency},
-                },
-            }
-            return httpx.Response(200, json={"Preferences": prefs, **time})
-        if path == f"/v3/company/{REALM}/query":
-            entity = request.url.params["query"].split()[3]
-            rows = self.lists[entity]
-            return httpx.Response(
-                200,
-                json={"QueryResponse": {entity: rows, "startPosition": 1, "maxResults": len(rows)}, **time},
-            )
-        return httpx.Response(404)
+@pytest.fixture
+def qbo() -> QboEmulator:
+    return QboEmulator(rate_limits="relaxed")
 
 
 @pytest.fixture
-def qbo() -> FakeQbo:
-    return FakeQbo()
+def qbo_transport(qbo: QboEmulator) -> httpx.AsyncBaseTransport:
+    return httpx.ASGITransport(app=qbo.app)
 
 
 @pytest.fixture
-def qbo_transport(qbo: FakeQbo) -> httpx.AsyncBaseTransport:
-    return httpx.MockTransport(qbo.handler)
-
-
-@pytest.fixture
-def connected_env(data_dir: Path, paymo: PaymoEmulator, monkeypatch: pytest.MonkeyPatch) -> Path:
+def connected_env(
+    data_dir: Path, paymo: PaymoEmulator, qbo: QboEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Both services configured the sandbox way: Paymo key and a fixed QBO access token."""
     monkeypatch.setenv("PAYMO_API_KEY", paymo.api_key)
     monkeypatch.setenv("QBO_REALM_ID", REALM)
-    monkeypatch.setenv("QBO_ACCESS_TOKEN", "sandbox-access-token")
+    monkeypatch.setenv("QBO_ACCESS_TOKEN", qbo.access_token)
     return data_dir
 
 
@@ -200,6 +104,11 @@ def stored_tokens(
         scopes=("com.intuit.quickbooks.accounting",),
         connected_at=NOW - timedelta(days=30),
     )
+
+
+def accept_stored_token(qbo: QboEmulator) -> None:
+    """Let the QBO emulator accept the access token `stored_tokens` saves (as Intuit issued it)."""
+    qbo.token_realm = lambda token: REALM if token == "eyJ-doctor-access" else None
 
 
 def save_connection(data_dir: Path, tokens: QboTokens) -> None:
@@ -283,8 +192,9 @@ def test_main_prints_the_table_and_exits_1_on_a_failure(
 
 
 async def test_token_lifetimes_warn_ahead_and_fail_when_over(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch, qbo_transport: httpx.AsyncBaseTransport
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, qbo: QboEmulator, qbo_transport: httpx.AsyncBaseTransport
 ) -> None:
+    accept_stored_token(qbo)
     monkeypatch.setenv("QBO_REALM_ID", REALM)
     save_connection(
         data_dir,
@@ -329,8 +239,9 @@ async def test_tokens_for_the_other_environment_fail_with_both_fixes(
 
 
 async def test_the_only_connected_company_is_used_with_a_warning(
-    data_dir: Path, qbo_transport: httpx.AsyncBaseTransport
+    data_dir: Path, qbo: QboEmulator, qbo_transport: httpx.AsyncBaseTransport
 ) -> None:
+    accept_stored_token(qbo)
     save_connection(data_dir, stored_tokens(refresh_expires=NOW + timedelta(days=90), hard_expires=None))
     result = by_check(await run_checks(qbo_transport=qbo_transport, now=lambda: NOW))["QuickBooks tokens"]
     assert result.status == "WARN"
@@ -362,7 +273,10 @@ async def test_a_broken_policy_fails_with_the_loader_message(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
-async def test_loose_permissions_warn(data_dir: Path, qbo_transport: httpx.AsyncBaseTransport) -> None:
+async def test_loose_permissions_warn(
+    data_dir: Path, qbo: QboEmulator, qbo_transport: httpx.AsyncBaseTransport
+) -> None:
+    accept_stored_token(qbo)
     save_connection(data_dir, stored_tokens(refresh_expires=NOW + timedelta(days=90), hard_expires=None))
     os.chmod(data_dir, 0o755)
     os.chmod(data_dir / "credentials.json", 0o644)
@@ -405,7 +319,10 @@ def test_render_puts_each_fix_under_its_problem() -> None:
 
 
 async def test_everything_ok_against_the_sandboxes(
-    connected_env: Path, paymo_transport: httpx.AsyncBaseTransport, qbo_transport: httpx.AsyncBaseTransport
+    connected_env: Path,
+    qbo: QboEmulator,
+    paymo_transport: httpx.AsyncBaseTransport,
+    qbo_transport: httpx.AsyncBaseTransport,
 ) -> None:
     results = await run_checks(paymo_transport=paymo_transport, qbo_transport=qbo_transport, now=lambda: NOW)
     assert [(r.check, r.status) for r in results] == [
@@ -425,16 +342,16 @@ async def test_everything_ok_against_the_sandboxes(
     assert found["QuickBooks API"].detail == f"Northwind Pixel Studio Inc. (realm {REALM}, country CA)"
     assert found["QuickBooks tax model"].detail == "global tax model (CA): a TaxCode on every line"
     assert found["QuickBooks currency"].detail == "home currency CAD, multicurrency on; Paymo bills in CAD"
-    assert "sandbox-access-token" not in render(results)
+    assert qbo.access_token not in render(results)
 
 
 async def test_rejected_quickbooks_token_fails_with_the_auth_fix(
     connected_env: Path,
     paymo_transport: httpx.AsyncBaseTransport,
-    qbo: FakeQbo,
+    qbo: QboEmulator,
     qbo_transport: httpx.AsyncBaseTransport,
 ) -> None:
-    qbo.status = 401
+    qbo.expire_token()
     results = by_check(await run_checks(paymo_transport=paymo_transport, qbo_transport=qbo_transport))
     assert results["QuickBooks API"].status == "FAIL"
     assert results["QuickBooks API"].fix == "run `paymo-qb-mcp auth quickbooks`"
@@ -462,11 +379,12 @@ async def test_us_company_on_automated_sales_tax(
     connected_env: Path,
     tmp_path: Path,
     paymo_transport: httpx.AsyncBaseTransport,
-    qbo: FakeQbo,
+    qbo: QboEmulator,
     qbo_transport: httpx.AsyncBaseTransport,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    qbo.country, qbo.partner_tax, qbo.home_currency = "US", True, "USD"
+    qbo.state.company_info["Country"] = "US"
+    qbo.state.preferences["TaxPrefs"]["PartnerTaxEnabled"] = True
     policy = tmp_path / "us.yaml"
     policy.write_text(
         "version: 1\nmappings:\n  tax:\n    exempt_code: {id: NON}\n    codes:\n"
@@ -477,7 +395,7 @@ async def test_us_company_on_automated_sales_tax(
     assert results["QuickBooks tax model"].status == "OK"
     assert results["QuickBooks tax model"].detail.startswith("US automated sales tax")
     assert results["policy mappings"].status == "OK"  # TAX/NON are pseudo-codes, not listed TaxCodes
-    qbo.partner_tax = False
+    qbo.state.preferences["TaxPrefs"]["PartnerTaxEnabled"] = False
     manual = by_check(await run_checks(paymo_transport=paymo_transport, qbo_transport=qbo_transport))
     assert manual["QuickBooks tax model"].status == "WARN"
 
@@ -485,10 +403,10 @@ async def test_us_company_on_automated_sales_tax(
 async def test_paymo_currency_without_multicurrency_warns(
     connected_env: Path,
     paymo_transport: httpx.AsyncBaseTransport,
-    qbo: FakeQbo,
+    qbo: QboEmulator,
     qbo_transport: httpx.AsyncBaseTransport,
 ) -> None:
-    qbo.home_currency, qbo.multicurrency = "USD", False
+    qbo.state.preferences["CurrencyPrefs"] = {"MultiCurrencyEnabled": False, "HomeCurrency": {"value": "USD"}}
     result = by_check(await run_checks(paymo_transport=paymo_transport, qbo_transport=qbo_transport))[
         "QuickBooks currency"
     ]
@@ -504,14 +422,16 @@ async def test_mappings_naming_missing_or_inactive_records_fail(
     connected_env: Path,
     tmp_path: Path,
     paymo_transport: httpx.AsyncBaseTransport,
+    qbo: QboEmulator,
     qbo_transport: httpx.AsyncBaseTransport,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    qbo.state.tables["TaxCode"]["5"]["Active"] = False  # "Out of Scope", retired by the accountant
     policy = tmp_path / "wrong.yaml"
     policy.write_text(
         "version: 1\nmappings:\n  tax:\n    exempt_code: {name: exempt}\n    codes:\n"
         "      - {paymo_percents: ['5'], qbo_tax_code: {id: '99'}}\n"
-        "      - {paymo_percents: ['7'], qbo_tax_code: Old PST}\n"
+        "      - {paymo_percents: ['7'], qbo_tax_code: Out of Scope}\n"
         "  expense_accounts:\n    default: {name: 'Car and Truck:Mileage'}\n"
         "  service_item: Consulting\n"
     )
@@ -522,25 +442,33 @@ async def test_mappings_naming_missing_or_inactive_records_fail(
     assert result.status == "FAIL"
     assert result.detail == (
         "tax code for 5% Id 99 is missing in QuickBooks; "
-        "tax code for 7% 'Old PST' is inactive in QuickBooks; "
+        "tax code for 7% 'Out of Scope' is inactive in QuickBooks; "
         "service item 'Consulting' is missing in QuickBooks"
     )
 
 
 async def test_list_mappings_shows_what_the_policy_can_name(
-    connected_env: Path, qbo_transport: httpx.AsyncBaseTransport
+    connected_env: Path, qbo: QboEmulator, qbo_transport: httpx.AsyncBaseTransport
 ) -> None:
     from paymo_qb_mcp.cli.doctor_cmd import list_mappings
 
+    qbo.state.tables["TaxCode"]["5"]["Active"] = False  # inactive records are not offered
     text = await list_mappings(qbo_transport=qbo_transport)
-    lines = text.splitlines()
-    assert lines[0] == "Tax codes — mappings.tax.codes[].qbo_tax_code and mappings.tax.exempt_code:"
-    assert "  2   GST/QST QC - 9.975  GST 5% + QST 9.975%" in lines
-    assert not [line for line in lines if "Old PST" in line]  # inactive records are not offered
-    assert "  13  Car and Truck:Mileage         Expense" in lines
-    assert "  16  Visa      Credit Card" in lines
-    assert "  1   Services  Service" in lines
-    assert "  2   Pixel Freelance Co." in lines
+    tax_codes, expense, paying, items, vendors, hint = text.split("\n\n")
+    assert tax_codes.splitlines() == [
+        "Tax codes — mappings.tax.codes[].qbo_tax_code and mappings.tax.exempt_code:",
+        "  ID  NAME                SALES RATES",
+        "  3   Exempt              Exempt 0%",
+        "  1   GST                 GST 5%",
+        "  2   GST/QST QC - 9.975  GST 5% + QST 9.975%",
+        "  4   Zero-rated          Zero-rated 0%",
+    ]
+    assert "  13  Car and Truck:Mileage         Expense" in expense.splitlines()
+    assert "Chequing" not in expense
+    assert paying.splitlines()[2:] == ["  1   Chequing  Bank", "  5   Visa      Credit Card"]
+    assert items.splitlines()[2:] == ["  2   Hours     Service", "  1   Services  Service"]
+    assert vendors.splitlines()[2:] == ["  3   Adobe", "  2   Pixel Freelance Co.", "  1   Wayne Enterprises"]
+    assert hint.startswith("In policies.yaml name a record by id, name or both")
 
 
 def test_list_mappings_without_a_connection_says_how_to_connect(
@@ -548,3 +476,63 @@ def test_list_mappings_without_a_connection_says_how_to_connect(
 ) -> None:
     assert main(["doctor", "--list-mappings"]) == 1
     assert "run `paymo-qb-mcp auth quickbooks`" in capsys.readouterr().err
+
+
+@pytest.fixture
+def intuit(qbo: QboEmulator) -> Iterator[tuple[IntuitOAuthEmulator, str]]:
+    """Intuit's OAuth service on loopback, its access tokens accepted by the QBO emulator."""
+    oauth = IntuitOAuthEmulator(realm_id=qbo.realm_id)
+    oauth.register_app(client_id="ABdoctor", client_secret="doctor-secret", redirect_uris=[REDIRECT])
+    qbo.token_realm = oauth.access_token_realm
+    with serve_on_loopback(oauth.app) as base_url:
+        yield oauth, f"{base_url}/.well-known/openid_configuration"
+
+
+async def test_oauth_connection_is_checked_refreshed_and_revocation_reported(
+    data_dir: Path,
+    intuit: tuple[IntuitOAuthEmulator, str],
+    qbo_transport: httpx.AsyncBaseTransport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    oauth_emulator, discovery_url = intuit
+    app = OAuthApp(
+        client_id="ABdoctor",
+        client_secret="doctor-secret",
+        redirect_uri=REDIRECT,
+        environment="sandbox",
+        discovery_url=discovery_url,
+    )
+    oauth = IntuitOAuthClient(app)
+    async with httpx.AsyncClient() as browser:
+        redirect = (await browser.get(await oauth.authorization_url("s"))).headers["location"]
+    tokens = await oauth.exchange_code(parse_redirect(redirect))
+    store = open_credential_store(data_dir, "file")
+    store.save_qbo_app(
+        QboAppCredentials(
+            environment="sandbox",
+            client_id="ABdoctor",
+            client_secret="doctor-secret",
+            redirect_uri=REDIRECT,
+            discovery_url=discovery_url,
+        )
+    )
+    store.save_qbo_tokens(tokens)
+    monkeypatch.setenv("QBO_REALM_ID", tokens.realm_id)
+
+    first = by_check(await run_checks(qbo_transport=qbo_transport))
+    assert first["QuickBooks tokens"].status == "OK"
+    assert first["QuickBooks API"].status == "OK"
+    assert oauth_emulator.token_calls("refresh_token") == 0
+
+    oauth_emulator.expire_access_tokens()  # QBO now answers 401: doctor's calls refresh once
+    assert by_check(await run_checks(qbo_transport=qbo_transport))["QuickBooks API"].status == "OK"
+    assert oauth_emulator.token_calls("refresh_token") == 1
+    saved = store.load_qbo_tokens(tokens.realm_id)
+    assert saved is not None
+    assert oauth_emulator.access_token_realm(saved.access_token) == tokens.realm_id
+
+    oauth_emulator.revoke_realm()  # the user disconnected the app in QuickBooks
+    revoked = by_check(await run_checks(qbo_transport=qbo_transport))["QuickBooks API"]
+    assert revoked.status == "FAIL"
+    assert "Run `paymo-qb-mcp auth quickbooks` again" in revoked.detail
+    assert revoked.fix == "run `paymo-qb-mcp auth quickbooks`"

@@ -666,9 +666,10 @@ def render_mappings(lists: QboLists) -> str:
         return " + ".join(parts) or "-"
 
     def active(records: Iterable[Any]) -> list[Any]:
-        return sorted(
-            (r for r in records if r.Active is not False), key=lambda r: (_display_name(r) or "").casefold()
-        )
+        def shown_name(record: Any) -> str:
+            return (getattr(record, "FullyQualifiedName", None) or _display_name(record) or "").casefold()
+
+        return sorted((r for r in records if r.Active is not False), key=shown_name)
 
     lines = ["Tax codes — mappings.tax.codes[].qbo_tax_code and mappings.tax.exempt_code:"]
     lines += _table(
