@@ -186,14 +186,14 @@ def _discount_factor(discount: Decimal, subtotal: Decimal, apply_tax_after_disco
     return 1 - Fraction(discount) / Fraction(subtotal)
 
 
-def _marginals(code: QboTaxCode) -> list[tuple[QboTaxRateDetail, Fraction, Fraction]]:
-    """Per rate: base per unit of net (1, or 1 + earlier rates) and its tax per unit of net."""
-    result: list[tuple[QboTaxRateDetail, Fraction, Fraction]] = []
+def _marginals(code: QboTaxCode) -> list[Fraction]:
+    """Each rate's tax per unit of net, in TaxOrder; a compounding rate also taxes the earlier rates."""
+    result: list[Fraction] = []
     tax_so_far = Fraction(0)
     for rate in code.ordered_rates:
         base = 1 + tax_so_far if rate.compounds else Fraction(1)
         marginal = base * Fraction(rate.rate_value) / _HUNDRED
-        result.append((rate, base, marginal))
+        result.append(marginal)
         tax_so_far += marginal
     return result
 
@@ -212,22 +212,18 @@ def _forward_taxes(
     return taxes
 
 
-def _inclusive_taxes(
-    gross: Fraction, code: QboTaxCode, places: int
-) -> list[tuple[QboTaxRateDetail, Fraction, Decimal]]:
-    """Tax embedded in a gross amount: per rate, round(gross × marginal / (1 + Σ marginals)).
+def _embedded_tax(gross: Decimal, code: QboTaxCode, places: int) -> Decimal:
+    """Tax contained in a tax-inclusive amount: Σ per rate of round(gross × marginal / (1 + Σ marginals)).
 
-    For a single rate r this is the documented round(gross × r / (100 + r)); for several simple
-    rates, round(gross × r / (100 + Σ r)). GUESS: a compounding rate's marginal share includes
-    the earlier rates (the docs only state the single-rate formula).
+    For a single rate r each term is the documented round(gross × r / (100 + r)); for several
+    simple rates, round(gross × r / (100 + Σ r)). GUESS: a compounding rate's share includes the
+    earlier rates (the docs only state the single-rate formula).
     """
     marginals = _marginals(code)
-    multiplier = 1 + sum((marginal for _, _, marginal in marginals), Fraction(0))
-    net = gross / multiplier
-    return [
-        (rate, net * base, round_half_up(gross * marginal / multiplier, places))
-        for rate, base, marginal in marginals
-    ]
+    multiplier = 1 + sum(marginals, Fraction(0))
+    return sum(
+        (round_half_up(Fraction(gross) * marginal / multiplier, places) for marginal in marginals), ZERO
+    )
 
 
 @dataclass
@@ -311,8 +307,7 @@ def compute_global_invoice(
             # Under TaxInclusive the net is the gross less its embedded tax; the tax itself is then
             # taken from that net like any other line.
             assert line.tax_inclusive_amt is not None
-            embedded = _inclusive_taxes(Fraction(line.tax_inclusive_amt), code, places)
-            net = line.tax_inclusive_amt - sum((tax for _, _, tax in embedded), ZERO)
+            net = line.tax_inclusive_amt - _embedded_tax(line.tax_inclusive_amt, code, places)
             gross_total += line.tax_inclusive_amt
         else:
             net = line.amount
@@ -766,13 +761,12 @@ def _map_us(
 
 def _gross_for_net(net: Decimal, code: QboTaxCode, places: int) -> tuple[Decimal, bool]:
     """The gross whose QBO tax-inclusive split gives back ``net`` exactly, if a nearby one exists."""
-    multiplier = 1 + sum((marginal for _, _, marginal in _marginals(code)), Fraction(0))
+    multiplier = 1 + sum(_marginals(code), Fraction(0))
     nearest = round_half_up(Fraction(net) * multiplier, places)
     unit = Decimal(1).scaleb(-places)
     for step in (0, -1, 1, -2, 2, -3, 3):
         gross = nearest + step * unit
-        embedded = sum((tax for _, _, tax in _inclusive_taxes(Fraction(gross), code, places)), ZERO)
-        if gross - embedded == net:
+        if gross - _embedded_tax(gross, code, places) == net:
             return gross, True
     return nearest, False
 
