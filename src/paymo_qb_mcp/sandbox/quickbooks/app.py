@@ -413,13 +413,11 @@ class QboEmulator:
     def _upsert_exchange_rate(self, payload: Any, options: WriteOptions) -> Record:
         """POST /exchangerate sets the rate for (currency, date); an existing one is updated (GUESS)."""
         if isinstance(payload, Mapping):
+            source = str(payload.get("SourceCurrencyCode", "")).upper()
             for row in self.state.rows("ExchangeRate"):
-                if row["SourceCurrencyCode"] == str(payload.get("SourceCurrencyCode", "")).upper() and row[
-                    "AsOfDate"
-                ] == payload.get("AsOfDate"):
-                    return self.engine.update(
-                        "ExchangeRate", {**payload, "Id": row["Id"], "sparse": True}, options
-                    )
+                if row["SourceCurrencyCode"] == source and row["AsOfDate"] == payload.get("AsOfDate"):
+                    upsert = {"SyncToken": row["SyncToken"], **payload, "Id": row["Id"], "sparse": True}
+                    return self.engine.update("ExchangeRate", upsert, options)
         return self.engine.create("ExchangeRate", payload, options)
 
     def _send(self, entity: str, ident: str, send_to: str | None) -> Record:

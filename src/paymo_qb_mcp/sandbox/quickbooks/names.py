@@ -117,6 +117,7 @@ def build_party(
     elif entity == "Vendor":
         _currency(engine, record, existing)
         record.setdefault("Vendor1099", False)
+        _name_refs(engine, record)
         record["Balance"] = (
             decimal_or_zero(existing.get("Balance")) if existing else decimal_or_zero(record.get("Balance"))
         )
