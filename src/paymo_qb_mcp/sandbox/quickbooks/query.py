@@ -73,12 +73,18 @@ _TOKEN = re.compile(
 )
 
 
+# Typographic quotes break QBO's lexer even inside a string literal (reference §4 and §12.2).
+_TYPOGRAPHIC_QUOTES = re.compile("[\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u201f\u2032\u2033]")
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     position = 0
     while position < len(text):
         match = _TOKEN.match(text, position)
-        if match is None:
+        typographic = _TYPOGRAPHIC_QUOTES.search(text, position, match.end()) if match else None
+        if match is None or typographic is not None:
+            position = typographic.start() if typographic is not None else position
             character = text[position]
             raise faults.query_parse_error(
                 f"Invalid content. Lexical error at line 1, column {position + 1}.  Encountered: "
