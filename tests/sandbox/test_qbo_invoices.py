@@ -566,3 +566,29 @@ async def test_sending_an_invoice_marks_it_sent(qbo: Qbo) -> None:
     assert sent["BillEmail"] == {"Address": "ap@acme.example"}
     assert sent["DeliveryInfo"]["DeliveryType"] == "Email"
     validated("Invoice", sent)
+
+
+async def test_description_lines_pair_with_description_line_detail_and_subtotal_inline(qbo: Qbo) -> None:
+    invoice = await qbo.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": "1"},
+            "Line": [
+                invoice_line("100.00"),
+                invoice_line("20.00"),
+                {"Description": "Subtotal:", "DetailType": "DescriptionOnly", "DescriptionLineDetail": {}},
+                {"Description": "Thank you for your business", "DetailType": "DescriptionOnly"},
+                {"Amount": D("1.00"), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}},
+            ],
+        },
+    )
+    validated("Invoice", invoice)
+    description_lines = [line for line in invoice["Line"] if line["DetailType"] == "DescriptionOnly"]
+    assert [line.get("Amount") for line in description_lines] == [D("120.00"), None]
+    assert all("DescriptionLineDetail" in line for line in description_lines)
+    subtotals = [line for line in invoice["Line"] if line["DetailType"] == "SubTotalLineDetail"]
+    assert subtotals == [
+        {"Amount": D("120.00"), "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}
+    ]
+    # Per line: GST 5.00 + 1.00; QST 9.975 → 9.98 and 1.995 → 2.00 (an invoice-level 11.97 would differ).
+    assert invoice["TotalAmt"] == D("137.98")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 
@@ -305,3 +306,31 @@ async def test_batch_requests_have_their_own_per_minute_budget() -> None:
         assert (await qbo.request("POST", "batch", payload=batch)).status_code == 200
         assert (await qbo.request("POST", "batch", payload=batch)).status_code == 429
         assert (await qbo.request("GET", "customer/1")).status_code == 200
+
+
+async def test_latency_is_added_before_answering(qbo: Qbo) -> None:
+    qbo.emu.faults.latency_s = 0.02
+    started = time.monotonic()
+    assert (await qbo.request("GET", "customer/1")).status_code == 200
+    assert time.monotonic() - started >= 0.02
+
+
+async def test_queries_batches_and_faults_render_as_xml_too(qbo: Qbo) -> None:
+    xml = {"Accept": "application/xml"}
+    query = ET.fromstring(
+        (await qbo.request("GET", "query", params={"query": "select * from Term"}, headers=xml)).content
+    )
+    response = query.find(f"{NS}QueryResponse")
+    assert response is not None
+    assert (response.get("startPosition"), response.get("maxResults")) == ("1", "4")
+    assert len(response.findall(f"{NS}Term")) == 4
+    batch = {"BatchItemRequest": [{"bId": "one", "Query": "select count(*) from Vendor"}]}
+    batch_root = ET.fromstring((await qbo.request("POST", "batch", payload=batch, headers=xml)).content)
+    item = batch_root.find(f"{NS}BatchItemResponse")
+    assert item is not None
+    assert item.get("bId") == "one"
+    fault = await qbo.request("POST", "customer", payload={"DisplayName": "Hooli"}, headers=xml)
+    assert fault.status_code == 400
+    error = ET.fromstring(fault.content).find(f"{NS}Fault/{NS}Error")
+    assert error is not None
+    assert (error.get("code"), error.findtext(f"{NS}Message")) == ("6240", "Duplicate Name Exists Error")

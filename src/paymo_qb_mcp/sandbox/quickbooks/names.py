@@ -130,7 +130,6 @@ def build_party(
 
 def _customer(engine: Engine, record: Record, existing: Record | None, supplied: Record) -> None:
     state = engine.state
-    _currency(engine, record, existing)
     parent_ref = record.get("ParentRef")
     if parent_ref:
         parent = state.get("Customer", str(parent_ref["value"]))
@@ -150,6 +149,8 @@ def _customer(engine: Engine, record: Record, existing: Record | None, supplied:
         record["Job"] = False
         record["FullyQualifiedName"] = record["DisplayName"]
         record["BillWithParent"] = False
+    # Last of the checks that can fail: a new currency is added to the company's list here.
+    _currency(engine, record, existing)
     if existing is None:
         # Balance is writable on create only, as an opening balance (reference §8.1).
         record["Balance"] = decimal_or_zero(record.get("Balance"))
