@@ -13,7 +13,21 @@ import pytest
 
 from paymo_qb_mcp.errors import AuthError, NotFound, Rejected, Transient
 from paymo_qb_mcp.net.ratelimit import PaymoPacer
-from paymo_qb_mcp.paymo import PaymoClient, PaymoModel, eq, ge, gt, in_, le, like, lt, ne, not_in
+from paymo_qb_mcp.paymo import (
+    PaymoClient,
+    PaymoModel,
+    TimeEntry,
+    eq,
+    ge,
+    gt,
+    in_,
+    le,
+    like,
+    lt,
+    ne,
+    not_in,
+    time_interval,
+)
 from paymo_qb_mcp.sandbox.faults import RateBudget
 from paymo_qb_mcp.sandbox.paymo import PaymoEmulator
 
@@ -104,6 +118,22 @@ async def test_where_compares_date_times_as_unix_timestamps(paymo: PaymoClient) 
     assert 0 < len(expected) < len(everything)
     at_or_after = await paymo.list_time_entries(where=ge("updated_on", since))
     assert ids(at_or_after) - ids(changed) == {40001, 40002, 40003, 40004}  # updated exactly at 15:00 UTC
+
+
+async def test_time_interval_and_the_filter_only_client_id_select_time_entries(paymo: PaymoClient) -> None:
+    everything = await paymo.list_time_entries()
+    november = time_interval(dt.datetime(2026, 11, 1, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+
+    def day(entry: TimeEntry) -> dt.date:
+        if entry.date is not None:
+            return entry.date
+        assert entry.start_time is not None
+        return entry.start_time.date()
+
+    in_november = {entry.id for entry in everything if day(entry).month == 11}
+    assert ids(await paymo.list_time_entries(where=november)) == in_november
+    acme_in_november = await paymo.list_time_entries(where=[november, eq("client_id", ACME)])
+    assert ids(acme_in_november) == {40010, 40011, 40012}
 
 
 async def test_where_on_text_booleans_and_several_conditions(paymo: PaymoClient) -> None:

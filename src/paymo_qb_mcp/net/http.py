@@ -18,7 +18,7 @@ from paymo_qb_mcp.net.ratelimit import RateLimiter
 from paymo_qb_mcp.net.redact import redact_headers, redact_text, redact_url
 from paymo_qb_mcp.net.retry import RetryPolicy, decide_retry, parse_retry_after
 
-__all__ = ["DEFAULT_REQUEST_ID_HEADERS", "USER_AGENT", "HttpService", "request_info"]
+__all__ = ["DEFAULT_REQUEST_ID_HEADERS", "USER_AGENT", "HttpService", "Sleep", "request_info"]
 
 logger = logging.getLogger(__name__)
 
