@@ -73,7 +73,11 @@ def tokens(statement: str) -> list[str]:
     return out
 
 
-@given(st.text())
+# Plain text rarely strings quotes and backslashes together; the second alphabet does little else.
+ANY_TEXT = st.one_of(st.text(), st.text(alphabet="\\'’‘“”\"% aZ"))
+
+
+@given(ANY_TEXT)
 def test_any_text_round_trips_through_a_quoted_literal(text: str) -> None:
     literal = quote_literal(text)
     value, end = read_literal(literal, 0)
@@ -81,7 +85,7 @@ def test_any_text_round_trips_through_a_quoted_literal(text: str) -> None:
     assert end == len(literal), "the literal closed early: an apostrophe or backslash escaped its quotes"
 
 
-@given(st.text(), st.text())
+@given(ANY_TEXT, ANY_TEXT)
 def test_no_value_can_add_conditions_to_a_statement(name: str, company: str) -> None:
     statement = (
         select(Customer)
