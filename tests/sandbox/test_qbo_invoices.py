@@ -72,7 +72,7 @@ async def test_an_invoice_gets_qbo_defaults_and_computed_lines(qbo: Qbo) -> None
     assert invoice["SalesTermRef"] == {"value": "3", "name": "Net 30"}
     assert invoice["DueDate"] == "2026-12-20"
     assert "DocNumber" not in invoice  # CustomTxnNumbers is on: no automatic number
-    assert invoice["BillAddr"]["Line1"] == "4200 Boulevard Saint-Laurent"
+    assert invoice["BillAddr"]["Line1"] == "500 Industrial Way"
     customer = await qbo.read("Customer", seed.CUSTOMER_ACME)
     assert invoice["BillAddr"]["Id"] != customer["BillAddr"]["Id"]
     assert invoice["BillEmail"] == {"Address": "billing@acme.example"}
@@ -203,12 +203,12 @@ async def test_tax_amounts_sent_in_txn_tax_detail_are_kept(qbo: Qbo) -> None:
 
 async def test_us_ast_taxes_taxable_lines_at_the_ship_to_states_rate(qbo_us: Qbo) -> None:
     base = {
-        "CustomerRef": {"value": seed.CUSTOMER_ACME},
+        "CustomerRef": {"value": seed.CUSTOMER_SMITH_AND_SONS},
         "Line": [invoice_line("1000.00", tax_code="TAX"), invoice_line("200.00", tax_code="NON")],
     }
     new_york = await qbo_us.create("Invoice", base)
     validated("Invoice", new_york)
-    # Bill-to New York: 1000 × 8.875 % = 88.75
+    # Bill-to Buffalo, NY: 1000 × 8.875 % = 88.75
     assert new_york["TxnTaxDetail"]["TotalTax"] == D("88.75")
     assert new_york["TxnTaxDetail"]["TxnTaxCodeRef"] == {"value": seed.AST_CODES_US["NY"][0]}
     assert tax_lines(new_york) == {"1": (D("88.75"), D("1000.00"))}
@@ -231,14 +231,16 @@ async def test_us_ast_applies_tax_after_the_discount_and_honours_a_total_tax_ove
         invoice_line("500.00", tax_code="NON"),
         discount("150.00"),
     ]
-    invoice = await qbo_us.create("Invoice", {"CustomerRef": {"value": seed.CUSTOMER_ACME}, "Line": lines})
+    invoice = await qbo_us.create(
+        "Invoice", {"CustomerRef": {"value": seed.CUSTOMER_SMITH_AND_SONS}, "Line": lines}
+    )
     # Taxable 1000 × (1 − 150 / 1500) = 900.00; × 8.875 % = 79.875 → 79.88
     assert invoice["TxnTaxDetail"]["TotalTax"] == D("79.88")
     assert invoice["TotalAmt"] == D("1429.88")
     overridden = await qbo_us.create(
         "Invoice",
         {
-            "CustomerRef": {"value": seed.CUSTOMER_ACME},
+            "CustomerRef": {"value": seed.CUSTOMER_SMITH_AND_SONS},
             "Line": lines,
             "TxnTaxDetail": {"TotalTax": D("79.86")},
         },
@@ -248,7 +250,10 @@ async def test_us_ast_applies_tax_after_the_discount_and_honours_a_total_tax_ove
     assert overridden["TotalAmt"] == D("1429.86")
     error = await qbo_us.create_fault(
         "Invoice",
-        {"CustomerRef": {"value": seed.CUSTOMER_ACME}, "Line": [invoice_line("1.00", tax_code="2")]},
+        {
+            "CustomerRef": {"value": seed.CUSTOMER_SMITH_AND_SONS},
+            "Line": [invoice_line("1.00", tax_code="2")],
+        },
     )
     assert error["code"] == "2500"
 

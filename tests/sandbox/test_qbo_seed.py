@@ -36,6 +36,13 @@ def test_the_demo_company_has_the_documented_customers_vendors_and_employees() -
     assert table[seed.CUSTOMER_ACME]["PrimaryEmailAddr"] == {"Address": "billing@acme.example"}
     assert "PrimaryEmailAddr" not in table[seed.CUSTOMER_CAFE_LUMIERE]
     assert table[seed.CUSTOMER_JONES_CONSULTING]["BillAddr"]["City"] == "London"
+    # Matched customers share their Paymo client's place, so address evidence corroborates the match.
+    assert table[seed.CUSTOMER_ACME]["BillAddr"]["City"] == "Toronto"
+    assert table[seed.CUSTOMER_HOOLI]["BillAddr"]["City"] == "Palo Alto"
+    assert (
+        table[seed.CUSTOMER_UMBRELLA_EAST]["BillAddr"]["City"]
+        == table[seed.CUSTOMER_UMBRELLA_WEST]["BillAddr"]["City"]
+    )
     assert table[seed.CUSTOMER_GLOBEX]["CurrencyRef"]["value"] == "USD"
     assert names(emulator, "Vendor") == {"1": "Wayne Enterprises", "2": "Pixel Freelance Co.", "3": "Adobe"}
     assert names(emulator, "Employee") == {"1": "Alice Tremblay", "2": "Ben Okafor"}
@@ -71,7 +78,12 @@ def test_the_us_company_uses_automated_sales_tax_and_usd() -> None:
     assert (state.company_info["Country"], state.home_currency) == ("US", "USD")
     assert state.preference("TaxPrefs", "PartnerTaxEnabled") is True
     assert state.tables["Customer"][seed.CUSTOMER_GLOBEX]["CurrencyRef"]["value"] == "CAD"
-    assert state.tables["Customer"][seed.CUSTOMER_ACME]["BillAddr"]["CountrySubDivisionCode"] == "NY"
+    assert (
+        state.tables["Customer"][seed.CUSTOMER_SMITH_AND_SONS]["BillAddr"]["CountrySubDivisionCode"] == "NY"
+    )
+    assert (
+        state.tables["Customer"]["11"]["BillAddr"]["City"] == "New York"
+    )  # unrelated sample customers are local
     code_id, rate_id = state.ast_codes["NY"]
     assert state.tables["TaxRate"][rate_id]["RateValue"] == Decimal("8.875")
     assert state.tables["TaxCode"][code_id]["Name"] == "New York City"

@@ -16,7 +16,6 @@ from paymo_qb_mcp.sandbox.quickbooks import fault as faults
 from paymo_qb_mcp.sandbox.quickbooks.fields import (
     CDC_EXCLUDED,
     ENTITY_FIELDS,
-    NAME_LISTS,
     READ_ONLY_ENTITIES,
     SINGLETONS,
     TRANSACTIONS,
@@ -348,7 +347,3 @@ def _entity_name(raw: str) -> str | None:
         if name.lower() == raw.lower():
             return name
     return None
-
-
-def is_name_list(entity: str) -> bool:
-    return entity in NAME_LISTS

@@ -707,9 +707,7 @@ def rules() -> dict[str, EntityRules]:
             after_delete=after_invoice_delete,
             void=void_invoice,
         ),
-        "Estimate": EntityRules(
-            build_sales_form, after_write=_after_estimate_write, after_delete=_after_estimate_delete
-        ),
+        "Estimate": EntityRules(build_sales_form, after_delete=_after_estimate_delete),
         "Payment": EntityRules(
             build_payment,
             after_write=after_payment_write,
@@ -717,10 +715,6 @@ def rules() -> dict[str, EntityRules]:
             void=void_payment,
         ),
     }
-
-
-def _after_estimate_write(engine: Engine, entity: str, stored: Record, previous: Record | None) -> None:
-    return None
 
 
 def _after_estimate_delete(engine: Engine, entity: str, estimate: Record) -> None:

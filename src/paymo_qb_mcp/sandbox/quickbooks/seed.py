@@ -142,7 +142,11 @@ AST_CODES_US: dict[str, tuple[str, str, str, str]] = {
 }
 TAX_AGENCY_US = "1"
 
-# Demo customers, in Id order: name, e-mail, address key, options.
+# Demo customers, in Id order: name, e-mail, address key, options. Customers that match a Paymo client
+# share its bill-to place (the Paymo seed's addresses), so address evidence corroborates those matches,
+# except Smith and Sons, matched by e-mail, whose QBO address is out of date (a local one: the
+# "update details" case). Jones Consulting is deliberately elsewhere (London). The unrelated sample
+# customers are local (Montreal in the global model, New York in the US model).
 CUSTOMER_ACME = "1"
 CUSTOMER_CAFE_LUMIERE = "2"
 CUSTOMER_SMITH_AND_SONS = "3"
@@ -154,16 +158,16 @@ CUSTOMER_UMBRELLA_WEST = "8"
 CUSTOMER_HOOLI = "9"  # inactive
 CUSTOMER_OREILLY = "10"
 CUSTOMERS: list[tuple[str, str | None, str, dict[str, Any]]] = [
-    ("ACME Corp.", "billing@acme.example", "local-1", {"SalesTermRef": TERM_NET_30}),
-    ("Cafe Lumiere", None, "local-2", {}),
+    ("ACME Corp.", "billing@acme.example", "acme", {"SalesTermRef": TERM_NET_30}),
+    ("Cafe Lumiere", None, "cafe-lumiere", {}),
     ("Smith and Sons", "office@smithsons.example", "local-3", {}),
     ("Globex", "finance@globex.example", "globex", {"foreign": True}),
-    ("Initech Inc", "accounts@initech.example", "local-4", {}),
+    ("Initech Inc", "accounts@initech.example", "initech", {}),
     ("Jones Consulting", "office@jones-consulting-uk.example", "london", {}),
-    ("Umbrella Health (East)", None, "local-5", {}),
-    ("Umbrella Health (West)", None, "local-6", {}),
-    ("Hooli", None, "local-7", {"Active": False}),
-    ("O'Reilly Media", "orders@oreilly.example", "local-8", {}),
+    ("Umbrella Health (East)", None, "umbrella-east", {}),
+    ("Umbrella Health (West)", None, "umbrella-west", {}),
+    ("Hooli", None, "hooli", {"Active": False}),
+    ("O'Reilly Media", "orders@oreilly.example", "oreilly", {}),
     ("Amy's Bird Sanctuary", "birds@intuit.example", "local-9", {}),
     ("Bill's Windsurf Shop", "surf@intuit.example", "local-10", {}),
     ("Cool Cars", "cool_cars@intuit.example", "local-11", {}),
@@ -234,17 +238,25 @@ _NY_STREETS = [
 ]
 
 
+_FIXED_ADDRESSES: dict[str, tuple[str, str, str, str, str]] = {
+    "acme": ("500 Industrial Way", "Toronto", "ON", "M5V 2T6", "CA"),
+    "cafe-lumiere": ("2100 Rue Saint-Denis", "Montréal", "QC", "H2X 3K9", "CA"),
+    "globex": ("Friedrichstraße 100", "Berlin", "", "10117", "DE"),
+    "initech": ("4120 Freidrich Ln", "Austin", "TX", "78744", "US"),
+    "london": ("10 Finsbury Square", "London", "", "EC2A 1AF", "GB"),
+    "umbrella-east": ("1 Umbrella Plaza", "Ottawa", "ON", "K1P 1J1", "CA"),
+    "umbrella-west": ("1 Umbrella Plaza, West Wing", "Ottawa", "ON", "K1P 1J1", "CA"),
+    "hooli": ("1 Hooli Way", "Palo Alto", "CA", "94301", "US"),
+    "oreilly": ("1005 Gravenstein Hwy N", "Sebastopol", "CA", "95472", "US"),
+}
+
+
 def _address(tax_model: str, key: str) -> dict[str, str]:
-    if key == "london":
-        return {"Line1": "10 Finsbury Square", "City": "London", "PostalCode": "EC2A 1AF", "Country": "GB"}
-    if key == "globex":
-        return {
-            "Line1": "1 Globex Plaza",
-            "City": "Cypress Creek",
-            "CountrySubDivisionCode": "OR" if tax_model == "global" else "ON",
-            "PostalCode": "97000" if tax_model == "global" else "K1A 0B1",
-            "Country": "US" if tax_model == "global" else "CA",
-        }
+    if key in _FIXED_ADDRESSES:
+        line1, city, region, postal_code, country = _FIXED_ADDRESSES[key]
+        address = {"Line1": line1, "City": city, "CountrySubDivisionCode": region}
+        address.update({"PostalCode": postal_code, "Country": country})
+        return {name: value for name, value in address.items() if value}
     index = int(key.split("-")[1]) - 1
     if tax_model == "us":
         return {

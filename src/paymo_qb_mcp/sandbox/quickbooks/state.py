@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from paymo_qb_mcp.sandbox.quickbooks.fields import ENTITY_FIELDS, NAME_LISTS, TRANSACTIONS
+from paymo_qb_mcp.sandbox.quickbooks.fields import ENTITY_FIELDS, TRANSACTIONS
 from paymo_qb_mcp.sandbox.quickbooks.wire import format_datetime, parse_date
 
 TaxModel = Literal["global", "us"]
@@ -196,9 +196,6 @@ class QboState:
             str(row["Code"]) for row in self.tables["CompanyCurrency"].values() if row.get("Active", True)
         )
         return codes
-
-    def is_name_list(self, entity: str) -> bool:
-        return entity in NAME_LISTS
 
 
 def _with_system_fields(record: Mapping[str, Any], ident: str, token: str, meta: Mapping[str, str]) -> Record:
