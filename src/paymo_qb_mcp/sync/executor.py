@@ -107,6 +107,9 @@ def _wire_value(record: Mapping[str, Any], path: str) -> Any:
 
 
 def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, bool) or isinstance(right, bool):
+        # bool is an int: without this, True would be read as the number "True" and never match.
+        return left is right
     if isinstance(left, Decimal | int) and isinstance(right, Decimal | int | str):
         try:
             return Decimal(str(left)) == Decimal(str(right))
@@ -334,7 +337,7 @@ class Executor:
         record = await self.ctx.qbo.read(model, qbo_id)
         wire = record.to_wire()
         findings: list[Finding] = []
-        for path, expected in (change.expect or {}).items():
+        for path, expected in self._resolve_links(change.expect or {}).items():
             actual = _wire_value(wire, path)
             if not _same(actual, expected):
                 findings.append(

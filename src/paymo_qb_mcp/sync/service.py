@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from paymo_qb_mcp.domain.plan import Plan
 from paymo_qb_mcp.sync.context import SyncContext
+from paymo_qb_mcp.sync.customers import ClientMatchPlan, plan_client_match
 from paymo_qb_mcp.sync.executor import ApplyOutcome, Executor, Progress
+from paymo_qb_mcp.sync.invoices import InvoicePlan, plan_invoice
 from paymo_qb_mcp.sync.reports import LinkCount, SyncStatus
 
 __all__ = ["SyncService"]
@@ -36,3 +38,15 @@ class SyncService:
         )
 
     # --- flows (each engineer adds the methods of their flow modules here) ---------------------
+
+    async def plan_client_match(
+        self, paymo_client_id: int, *, create_if_missing: bool = False, update_details: bool = False
+    ) -> ClientMatchPlan:
+        """Match a Paymo client to a QBO customer; plan the link, create, reactivation or detail update."""
+        return await plan_client_match(
+            self.ctx, paymo_client_id, create_if_missing=create_if_missing, update_details=update_details
+        )
+
+    async def plan_invoice(self, paymo_invoice_id: int) -> InvoicePlan:
+        """Plan the create, sparse update, void or skip of one Paymo invoice in QBO, cent-exact."""
+        return await plan_invoice(self.ctx, paymo_invoice_id)
