@@ -597,3 +597,25 @@ async def test_description_lines_pair_with_description_line_detail_and_subtotal_
     ]
     # Per line: GST 5.00 + 1.00; QST 9.975 → 9.98 and 1.995 → 2.00 (an invoice-level 11.97 would differ).
     assert invoice["TotalAmt"] == D("137.98")
+
+
+async def test_an_exact_half_cent_after_a_discount_rounds_up(qbo: Qbo) -> None:
+    # 18703.97 less a fixed 16865.07 leaves exactly 1838.90 taxable; 5 % of it is 91.945 → 91.95.
+    # With the discount share cut at 28 Decimal digits the tie became 91.94499… and rounded down.
+    invoice = await qbo.create(
+        "Invoice",
+        {
+            "CustomerRef": {"value": seed.CUSTOMER_ACME},
+            "TxnDate": "2026-11-02",
+            "Line": [
+                invoice_line("18703.97", tax_code=seed.TAX_CODE_GST),
+                {
+                    "Amount": D("16865.07"),
+                    "DetailType": "DiscountLineDetail",
+                    "DiscountLineDetail": {"PercentBased": False},
+                },
+            ],
+        },
+    )
+    assert tax_lines(invoice)[seed.TAX_RATE_GST] == (D("91.95"), D("1838.90"))
+    assert invoice["TotalAmt"] == D("18703.97") - D("16865.07") + D("91.95")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 
 from paymo_qb_mcp.sandbox.quickbooks import fault as faults
 from paymo_qb_mcp.sandbox.quickbooks.engine import Engine, EntityRules, WriteOptions
@@ -134,7 +135,11 @@ def build_expense(
         if any_code and mode != "NotApplicable":
             override = _purchase_override(supplied)
             outcome = global_tax(
-                taxable, inclusive=mode == "TaxInclusive", factor=Decimal(1), override=override, places=places
+                taxable,
+                inclusive=mode == "TaxInclusive",
+                factor=Fraction(1),
+                override=override,
+                places=places,
             )
             record["TxnTaxDetail"] = outcome.detail
             total = (

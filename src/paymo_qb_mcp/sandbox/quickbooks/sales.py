@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from paymo_qb_mcp.sandbox.quickbooks import fault as faults
@@ -283,7 +284,7 @@ def _global_sales_tax(
     engine: Engine,
     record: Record,
     sales_lines: list[Record],
-    factor: Decimal,
+    factor: Fraction,
     override: Mapping[str, Any] | None,
     recompute: bool,
     existing: Record | None,
@@ -358,7 +359,7 @@ def _us_sales_tax(
     engine: Engine,
     record: Record,
     sales_lines: list[Record],
-    factor: Decimal,
+    factor: Fraction,
     override: Mapping[str, Any] | None,
     recompute: bool,
     existing: Record | None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from paymo_qb_mcp.sandbox.quickbooks import fault as faults
@@ -82,18 +83,31 @@ def code_rates(state: QboState, code_id: str, *, purchase: bool, element: str) -
     return sorted(rates, key=lambda rate: rate.order)
 
 
-def discount_factor(discount: Decimal, subtotal: Decimal, apply_after_discount: bool) -> Decimal:
-    """The share of each line's net that is taxed once a discount applies before tax (GUESS: prorated)."""
+def discount_factor(discount: Decimal, subtotal: Decimal, apply_after_discount: bool) -> Fraction:
+    """The share of each line's net that is taxed once a discount applies before tax (GUESS: prorated).
+
+    Exact (a Fraction): in Decimal, 1 − discount/subtotal is cut at 28 digits, which turns an exact
+    half cent (a true tie, rounded up) into a hair less (rounded down).
+    """
     if not apply_after_discount or discount == ZERO or subtotal == ZERO:
-        return Decimal(1)
-    return 1 - discount / subtotal
+        return Fraction(1)
+    return 1 - Fraction(discount) / Fraction(subtotal)
+
+
+def round_exact(value: Fraction, places: int) -> Decimal:
+    """Half-up rounding of an exact rational to `places` decimals."""
+    scaled = value * 10**places
+    quotient, remainder = divmod(abs(scaled.numerator), scaled.denominator)
+    if 2 * remainder >= scaled.denominator:
+        quotient += 1
+    return Decimal(quotient if scaled >= 0 else -quotient).scaleb(-places)
 
 
 def global_tax(
     lines: Sequence[TaxableLine],
     *,
     inclusive: bool,
-    factor: Decimal,
+    factor: Fraction,
     override: Mapping[str, Decimal] | None,
     places: int,
 ) -> TaxOutcome:
@@ -102,7 +116,7 @@ def global_tax(
     `override` maps TaxRate Id → amount from a request's own `TxnTaxDetail.TaxLine` (kept as sent).
     """
     per_rate_tax: dict[str, Decimal] = {}
-    per_rate_base: dict[str, Decimal] = {}
+    per_rate_base: dict[str, Fraction] = {}
     percent_of: dict[str, Decimal] = {}
     outcome_nets: list[Decimal] = []
     outcome_grosses: list[Decimal] = []
@@ -115,18 +129,18 @@ def global_tax(
                 round_money(line.gross * rate.percent / (HUNDRED + combined), places) for rate in line.rates
             ]
             net = line.gross - sum(shares, ZERO)
-        base = net * factor
+        base = Fraction(net) * factor
         earlier = ZERO
         line_tax = ZERO
         undiscounted_tax = ZERO
         for rate in line.rates:
-            rate_base = base + earlier if rate.compounds else base
-            amount = round_money(rate_base * rate.percent / HUNDRED, places)
+            rate_base = base + Fraction(earlier) if rate.compounds else base
+            amount = round_exact(rate_base * Fraction(rate.percent) / 100, places)
             undiscounted_tax += round_money(
                 ((net + earlier) if rate.compounds else net) * rate.percent / HUNDRED, places
             )
             per_rate_tax[rate.rate_id] = per_rate_tax.get(rate.rate_id, ZERO) + amount
-            per_rate_base[rate.rate_id] = per_rate_base.get(rate.rate_id, ZERO) + base
+            per_rate_base[rate.rate_id] = per_rate_base.get(rate.rate_id, Fraction(0)) + base
             percent_of[rate.rate_id] = rate.percent
             earlier += amount
             line_tax += amount
@@ -151,7 +165,7 @@ def global_tax(
                 "TaxRateRef": {"value": rate_id},
                 "PercentBased": True,
                 "TaxPercent": percent_of[rate_id],
-                "NetAmountTaxable": round_money(per_rate_base[rate_id], places),
+                "NetAmountTaxable": round_exact(per_rate_base[rate_id], places),
             },
         }
         for rate_id in per_rate_tax
@@ -182,12 +196,12 @@ def us_tax(
     *,
     rate: Rate,
     code_id: str,
-    factor: Decimal,
+    factor: Fraction,
     override_total: Decimal | None,
     places: int,
 ) -> TaxOutcome:
     """AST: one rounding of the taxable total; a request's `TotalTax` overrides the amount."""
-    base = round_money(taxable_net * factor, places)
+    base = round_exact(Fraction(taxable_net) * factor, places)
     amount = round_money(base * rate.percent / HUNDRED, places) if override_total is None else override_total
     detail: dict[str, Any] = {"TxnTaxCodeRef": {"value": code_id}, "TotalTax": amount}
     if taxable_net != ZERO or override_total is not None:
