@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -135,9 +136,14 @@ def _as_date(value: Any) -> dt.date | None:
     return dt.date.fromisoformat(str(value))
 
 
+def _holds_marker(note: str, marker_text: str) -> bool:
+    """Whether ``note`` carries ``marker_text`` whole: ``qbo:payment:1`` is not in ``qbo:payment:12``."""
+    return re.search(rf"(?<![\w:]){re.escape(marker_text)}(?![\w:])", note) is not None
+
+
 def _has_note(record: qbo_models.QboEntity, text: str) -> bool:
     wire = record.to_wire()
-    return any(text in str(wire.get(name) or "") for name in _NOTE_FIELDS)
+    return any(_holds_marker(str(wire.get(name) or ""), text) for name in _NOTE_FIELDS)
 
 
 class Executor:
@@ -405,7 +411,7 @@ class Executor:
             invoice_id = int(change.payload["invoice_id"])
             siblings = await self.ctx.paymo.list_invoice_payments(where=f"invoice_id={invoice_id}")
             for payment in siblings:
-                if marker_text in str(payment.notes or ""):
+                if _holds_marker(str(payment.notes or ""), str(marker_text)):
                     ledger.mark_done(kind, done_key, str(payment.id))
                     return AppliedChange(change, "recovered", paymo_id=str(payment.id), qbo_id=change.qbo_id)
             created = await self.ctx.paymo.create_invoice_payment(

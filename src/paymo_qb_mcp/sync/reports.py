@@ -44,8 +44,11 @@ class PaymentDifference(BaseModel):
     qbo_invoice_id: str | None = None
     paymo_payment_id: int | None = None
     qbo_payment_id: str | None = None
+    currency: str | None = None
     amount: str | None = None
     date: dt.date | None = None
+    paymo_balance: str | None = Field(default=None, description="balance_differs: Paymo total − Σ payments.")
+    qbo_balance: str | None = Field(default=None, description="balance_differs: the QBO invoice's Balance.")
     note: str = ""
 
 

@@ -1,0 +1,885 @@
+"""Two-way payments: Paymo invoice payments → QBO Payments, QBO Payments → Paymo invoice payments.
+
+Only invoices that are synced (ledger kind ``invoice``) take part. Each direction copies only what the
+other side lacks, and nothing twice:
+
+- to QuickBooks: a Paymo payment not yet pushed (ledger kind ``payment_to_qbo``) becomes a QBO Payment
+  with one line applied to the linked QBO invoice and the marker ``paymo:payment:<id>`` in
+  ``PrivateNote``; a Paymo payment that *we* wrote from QuickBooks (its notes carry
+  ``qbo:payment:<id>``) is never sent back (echo suppression);
+- to Paymo: each (QBO payment, QBO invoice) application — one QBO payment may pay several invoices —
+  becomes one Paymo invoice payment, unless the QBO payment is ours (marker, or linked in the ledger),
+  voided, or already recorded (done-key ``"<qbo payment id>:<qbo invoice id>"`` under
+  ``payment_to_paymo``).
+
+An amount that would exceed the target invoice's open balance is reported as a finding, never written:
+the two systems then disagree about what was paid, which a human has to settle. A Paymo payment and a
+QBO payment with the same amount and date on the same invoice are taken to be one receipt entered on
+both sides: the plan links them instead of copying each across.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Final, Literal
+
+from paymo_qb_mcp.config.policy import QboRef
+from paymo_qb_mcp.domain.keys import add_marker, content_hash, find_markers, marker
+from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
+from paymo_qb_mcp.domain.plan import Change, Finding, Plan, Severity
+from paymo_qb_mcp.errors import InputError, NotFound
+from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.paymo.where import ge as paymo_ge
+from paymo_qb_mcp.paymo.where import in_ as paymo_in
+from paymo_qb_mcp.quickbooks import models as qbo_models
+from paymo_qb_mcp.quickbooks.query import eq, ge, in_
+from paymo_qb_mcp.store.ledger import Link
+from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
+from paymo_qb_mcp.sync.invoices import INVOICE_LINK_KIND, exchange_rate
+
+__all__ = [
+    "KIND_INVOICE",
+    "KIND_PAYMENT_TO_PAYMO",
+    "KIND_PAYMENT_TO_QBO",
+    "TOOL",
+    "Direction",
+    "applications",
+    "is_voided",
+    "payment_done_key",
+    "paymo_payment_ids_in_note",
+    "plan_payments",
+    "qbo_payment_ids_in_note",
+    "qbo_payment_note",
+    "qbo_payments_for",
+]
+
+TOOL: Final = "mark_paid"
+KIND_INVOICE: Final = INVOICE_LINK_KIND
+KIND_PAYMENT_TO_QBO: Final = "payment_to_qbo"
+KIND_PAYMENT_TO_PAYMO: Final = "payment_to_paymo"
+Direction = Literal["both", "to_paymo", "to_quickbooks"]
+_DIRECTIONS: Final = frozenset({"both", "to_paymo", "to_quickbooks"})
+
+_PRIVATE_NOTE_MAX: Final = 4000
+_QBO_NOTE_PREFIX: Final = "qbo:payment:"
+# The same boundaries as domain.keys markers: "qbo:payment:12" must not be read as payment 1.
+_QBO_NOTE_PATTERN: Final = re.compile(r"(?<![\w:])qbo:payment:([A-Za-z0-9]+)(?![\w:])")
+_QUERY_CHUNK: Final = 100
+# Mapping name of the account payments are deposited to; policies.yaml `mappings` may not define it
+# yet, in which case QBO's default (Undeposited Funds) applies.
+_DEPOSIT_MAPPING: Final = "payment_deposit_account"
+
+
+# --- shared helpers (the reconciliation report reads payments the same way) ------------------------
+
+
+def qbo_payment_note(qbo_payment_id: str) -> str:
+    """The ``notes`` of a Paymo payment written from QBO payment ``qbo_payment_id`` (its origin marker)."""
+    return f"{_QBO_NOTE_PREFIX}{qbo_payment_id}"
+
+
+def qbo_payment_ids_in_note(note: str | None) -> set[str]:
+    """The QBO payment ids whose origin marker a Paymo payment's ``notes`` carries."""
+    return set(_QBO_NOTE_PATTERN.findall(note or ""))
+
+
+def paymo_payment_ids_in_note(note: str | None) -> set[int]:
+    """The Paymo payment ids whose ``paymo:payment:<id>`` marker a QBO ``PrivateNote`` carries."""
+    return {found.paymo_id for found in find_markers(note) if found.kind == "payment"}
+
+
+def payment_done_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
+    """Ledger done-key (kind ``payment_to_paymo``) of one QBO payment's application to one invoice."""
+    return f"{qbo_payment_id}:{qbo_invoice_id}"
+
+
+def applications(payment: qbo_models.Payment) -> dict[str, Decimal]:
+    """QBO invoice id → the amount this payment applies to it (lines to the same invoice summed)."""
+    applied: dict[str, Decimal] = {}
+    for line in payment.Line or ():
+        for linked in line.LinkedTxn or ():
+            if linked.TxnType == "Invoice" and line.Amount is not None:
+                applied[linked.TxnId] = applied.get(linked.TxnId, ZERO) + line.Amount
+    return applied
+
+
+def is_voided(txn: qbo_models.Payment | qbo_models.Invoice) -> bool:
+    """QBO keeps a voided transaction with zero amounts and ``Voided`` prepended to ``PrivateNote``."""
+    return (txn.PrivateNote or "").startswith("Voided") and (txn.TotalAmt or ZERO) == ZERO
+
+
+# --- planning -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _SyncedInvoice:
+    paymo: paymo_models.Invoice
+    link: Link
+    qbo: qbo_models.Invoice | None = None
+
+    @property
+    def number(self) -> str:
+        return self.paymo.number or f"#{self.paymo.id}"
+
+    @property
+    def currency(self) -> str:
+        return normalize_currency(self.paymo.currency or "")
+
+    @property
+    def record(self) -> str:
+        return f"paymo:invoice:{self.paymo.id}"
+
+
+@dataclass
+class _Planner:
+    ctx: SyncContext
+    facts: CompanyFacts
+    since: dt.date | None
+    direction: Direction
+    changes: list[Change] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    _rates: dict[tuple[str, dt.date], Decimal | None] = field(default_factory=dict)
+    _deposit_account: str | None = None
+    _deposit_resolved: bool = False
+    # QBO payments paired with a Paymo payment in this plan: never copied back to Paymo.
+    _paired: dict[str, int] = field(default_factory=dict)
+
+    def warn(self, code: str, message: str, record: str | None, severity: Severity = "warning") -> None:
+        self.findings.append(Finding(severity=severity, code=code, message=message, record=record))
+
+    def in_scope(self, day: dt.date | None) -> bool:
+        return self.since is None or (day is not None and day >= self.since)
+
+    def add(self, change: Change, currency: str | None = None, amount: Decimal | None = None) -> None:
+        self.changes.append(change)
+        if change.writes and currency is not None and amount is not None and change.action == "create":
+            self.totals[currency] = self.totals.get(currency, ZERO) + amount
+
+    async def deposit_account(self) -> str | None:
+        if not self._deposit_resolved:
+            ref = getattr(self.ctx.mappings, _DEPOSIT_MAPPING, None)
+            if isinstance(ref, QboRef):
+                self._deposit_account = await self.ctx.resolve(
+                    qbo_models.Account, ref, purpose=f"mappings.{_DEPOSIT_MAPPING}"
+                )
+            self._deposit_resolved = True
+        return self._deposit_account
+
+    async def rate(self, currency: str, on: dt.date) -> Decimal | None:
+        key = (currency, on)
+        if key not in self._rates:
+            self._rates[key] = await exchange_rate(self.ctx, currency, on)
+        return self._rates[key]
+
+    # -- one invoice ---------------------------------------------------------------------------
+
+    async def invoice(self, synced: _SyncedInvoice, qbo_payments: Sequence[qbo_models.Payment]) -> None:
+        qbo_invoice = synced.qbo
+        if qbo_invoice is None or qbo_invoice.Id is None:
+            self.warn(
+                "QBO_INVOICE_MISSING",
+                f"Paymo invoice {synced.number} is linked to QuickBooks invoice {synced.link.qbo_id}, which "
+                "no longer exists; run sync_invoice for it again before recording payments",
+                synced.record,
+            )
+            return
+        qbo_currency = qbo_invoice.CurrencyRef.value if qbo_invoice.CurrencyRef else self.facts.home_currency
+        if qbo_currency != synced.currency:
+            self.warn(
+                "CURRENCY_MISMATCH",
+                f"Paymo invoice {synced.number} is in {synced.currency} but its QuickBooks invoice "
+                f"{qbo_invoice.DocNumber or qbo_invoice.Id} is in {qbo_currency}; payments cannot be copied "
+                "between them",
+                synced.record,
+            )
+            return
+        applied = [
+            (payment, amount)
+            for payment in qbo_payments
+            if payment.Id is not None and (amount := applications(payment).get(qbo_invoice.Id)) is not None
+        ]
+        recorded_from_qbo = self._recorded_from_qbo(synced, qbo_invoice.Id, qbo_payments)
+        paired = self._pair_receipts(synced, qbo_invoice.Id, applied, recorded_from_qbo)
+        if self.direction in ("both", "to_quickbooks"):
+            await self._to_quickbooks(synced, qbo_invoice, applied, qbo_payments, recorded_from_qbo, paired)
+        if self.direction in ("both", "to_paymo"):
+            self._to_paymo(synced, qbo_invoice, applied, qbo_payments)
+
+    def _recorded_from_qbo(
+        self, synced: _SyncedInvoice, qbo_invoice_id: str, qbo_payments: Sequence[qbo_models.Payment]
+    ) -> set[int]:
+        """Paymo payments of this invoice that came from QBO: by their note, or by the ledger."""
+        ids = {
+            payment.id
+            for payment in synced.paymo.invoicepayments or ()
+            if qbo_payment_ids_in_note(payment.notes)
+        }
+        ledger = self.ctx.ledger
+        for payment in qbo_payments:
+            assert payment.Id is not None
+            done = ledger.done_value(KIND_PAYMENT_TO_PAYMO, payment_done_key(payment.Id, qbo_invoice_id))
+            if done and done.isdigit():
+                ids.add(int(done))
+        return ids
+
+    # -- Paymo → QuickBooks ----------------------------------------------------------------------
+
+    async def _to_quickbooks(
+        self,
+        synced: _SyncedInvoice,
+        qbo_invoice: qbo_models.Invoice,
+        applied: Sequence[tuple[qbo_models.Payment, Decimal]],
+        qbo_payments: Sequence[qbo_models.Payment],
+        recorded_from_qbo: set[int],
+        paired: set[int],
+    ) -> None:
+        assert qbo_invoice.Id is not None
+        ledger = self.ctx.ledger
+        # Every payment of the customer, voided ones too: a marker anywhere means "already pushed".
+        by_marker = {
+            paymo_id: payment
+            for payment in qbo_payments
+            for paymo_id in paymo_payment_ids_in_note(payment.PrivateNote)
+        }
+        open_balance = (
+            qbo_invoice.Balance if qbo_invoice.Balance is not None else qbo_invoice.TotalAmt or ZERO
+        )
+        payments = sorted(synced.paymo.invoicepayments or (), key=lambda p: (p.date or dt.date.min, p.id))
+        for payment in payments:
+            if not self.in_scope(payment.date) or payment.id in paired:
+                continue
+            amount = quantize(payment.amount, synced.currency)
+            label = f"Paymo payment {payment.id} ({synced.currency} {amount}) on {synced.number}"
+            if payment.id in recorded_from_qbo:
+                origin = ", ".join(sorted(qbo_payment_ids_in_note(payment.notes))) or "a QuickBooks payment"
+                self.add(
+                    _skip(
+                        f"{label}: came from QuickBooks payment {origin}; not sent back",
+                        paymo_id=payment.id,
+                        reason="echo suppression: this tool wrote it from QuickBooks",
+                    )
+                )
+                continue
+            digest = _paymo_payment_hash(synced.paymo.id, payment, amount)
+            link = ledger.link(KIND_PAYMENT_TO_QBO, payment.id)
+            if link is not None:
+                await self._already_pushed(synced, payment, amount, digest, link, qbo_payments, label)
+                continue
+            found = by_marker.get(payment.id)
+            if found is not None and found.Id is not None:
+                # Hash what QBO holds, so that a Paymo payment changed since shows up as an update next time.
+                held = applications(found).get(qbo_invoice.Id, ZERO)
+                self.add(
+                    Change(
+                        action="link",
+                        entity="payment",
+                        target="ledger",
+                        link_kind=KIND_PAYMENT_TO_QBO,
+                        paymo_id=payment.id,
+                        qbo_id=found.Id,
+                        content_hash=_payment_hash(
+                            synced.paymo.id, quantize(held, synced.currency), found.TxnDate
+                        ),
+                        sync_token=found.SyncToken,
+                        summary=f"{label}: link to QuickBooks payment {found.Id}, which carries its marker",
+                        reason="an earlier run created it but its link was not stored",
+                    )
+                )
+                continue
+            if synced.paymo.status == "void" or is_voided(qbo_invoice):
+                self.warn(
+                    "INVOICE_VOID",
+                    f"{label}: the invoice is void in "
+                    f"{'Paymo' if synced.paymo.status == 'void' else 'QuickBooks'}; not copied",
+                    f"paymo:payment:{payment.id}",
+                )
+                continue
+            if amount > open_balance:
+                self.warn(
+                    "PAYMENT_EXCEEDS_BALANCE",
+                    f"{label}: QuickBooks invoice {qbo_invoice.DocNumber or qbo_invoice.Id} has only "
+                    f"{synced.currency} {open_balance} open, {amount - open_balance} less than the payment; "
+                    "nothing is written — find the payment that is missing in Paymo or recorded twice in "
+                    "QuickBooks",
+                    f"paymo:payment:{payment.id}",
+                )
+                continue
+            change = await self._qbo_payment_create(synced, qbo_invoice, payment, amount, digest, label)
+            if change is not None:
+                open_balance -= amount
+                self.add(change, synced.currency, amount)
+
+    def _pair_receipts(
+        self,
+        synced: _SyncedInvoice,
+        qbo_invoice_id: str,
+        applied: Sequence[tuple[qbo_models.Payment, Decimal]],
+        recorded_from_qbo: set[int],
+    ) -> set[int]:
+        """Link each Paymo payment not yet on either side's books of the other to a QBO payment of the
+        same amount and date on this invoice (one receipt typed into both systems), so that neither is
+        copied across whatever the direction; returns the Paymo payment ids linked."""
+        ledger = self.ctx.ledger
+        linked: set[int] = set()
+        for payment in sorted(
+            synced.paymo.invoicepayments or (), key=lambda p: (p.date or dt.date.min, p.id)
+        ):
+            if (
+                not self.in_scope(payment.date)
+                or payment.id in recorded_from_qbo
+                or ledger.link(KIND_PAYMENT_TO_QBO, payment.id) is not None
+            ):
+                continue
+            amount = quantize(payment.amount, synced.currency)
+            for candidate, applied_amount in applied:
+                assert candidate.Id is not None
+                if (
+                    candidate.Id in self._paired
+                    or quantize(applied_amount, synced.currency) != amount
+                    or candidate.TxnDate != payment.date
+                    or is_voided(candidate)
+                    # A payment spread over several invoices cannot be one Paymo payment.
+                    or len(applications(candidate)) != 1
+                    or paymo_payment_ids_in_note(candidate.PrivateNote)
+                    or ledger.link_by_qbo(KIND_PAYMENT_TO_QBO, candidate.Id) is not None
+                    or ledger.is_done(KIND_PAYMENT_TO_PAYMO, payment_done_key(candidate.Id, qbo_invoice_id))
+                ):
+                    continue
+                self._paired[candidate.Id] = payment.id
+                linked.add(payment.id)
+                label = f"Paymo payment {payment.id} ({synced.currency} {amount}) on {synced.number}"
+                self.add(
+                    Change(
+                        action="link",
+                        entity="payment",
+                        target="ledger",
+                        link_kind=KIND_PAYMENT_TO_QBO,
+                        paymo_id=payment.id,
+                        qbo_id=candidate.Id,
+                        content_hash=_paymo_payment_hash(synced.paymo.id, payment, amount),
+                        sync_token=candidate.SyncToken,
+                        summary=(
+                            f"{label}: link to QuickBooks payment {candidate.Id} (same amount and date on "
+                            "the same invoice), so neither is copied across"
+                        ),
+                        reason="one receipt entered in both systems",
+                    )
+                )
+                self.warn(
+                    "PAYMENT_ENTERED_TWICE",
+                    f"{label} and QuickBooks payment {candidate.Id} have the same amount and date; the plan "
+                    "treats them as one receipt and links them instead of copying each to the other side",
+                    f"paymo:payment:{payment.id}",
+                    severity="info",
+                )
+                break
+        return linked
+
+    async def _already_pushed(
+        self,
+        synced: _SyncedInvoice,
+        payment: paymo_models.InvoicePayment,
+        amount: Decimal,
+        digest: str,
+        link: Link,
+        qbo_payments: Sequence[qbo_models.Payment],
+        label: str,
+    ) -> None:
+        current = next((p for p in qbo_payments if p.Id == link.qbo_id), None)
+        if current is None:
+            try:
+                current = await self.ctx.qbo.read(qbo_models.Payment, link.qbo_id)
+            except NotFound:
+                current = None
+        if current is None or is_voided(current):
+            self.warn(
+                "PUSHED_PAYMENT_GONE",
+                f"{label} was pushed as QuickBooks payment {link.qbo_id}, which has since been "
+                f"{'deleted' if current is None else 'voided'} there; it is not pushed again — delete the "
+                "Paymo payment if the QuickBooks change is right",
+                f"paymo:payment:{payment.id}",
+            )
+            return
+        if link.content_hash == digest:
+            self.add(
+                _skip(
+                    f"{label}: already in QuickBooks as payment {link.qbo_id}",
+                    paymo_id=payment.id,
+                    qbo_id=link.qbo_id,
+                    reason="unchanged since it was pushed",
+                )
+            )
+            return
+        assert current.Id is not None
+        before_lines = applications(current)
+        if len(before_lines) != 1 or synced.qbo is None or synced.qbo.Id not in before_lines:
+            self.warn(
+                "PUSHED_PAYMENT_CHANGED",
+                f"{label} changed after it was pushed, and QuickBooks payment {current.Id} no longer pays "
+                "only this invoice; update it in QuickBooks by hand",
+                f"paymo:payment:{payment.id}",
+            )
+            return
+        qbo_invoice_id = synced.qbo.Id
+        open_balance = (synced.qbo.Balance or ZERO) + before_lines[qbo_invoice_id]
+        if amount > open_balance:
+            self.warn(
+                "PAYMENT_EXCEEDS_BALANCE",
+                f"{label} changed after it was pushed, but QuickBooks invoice "
+                f"{synced.qbo.DocNumber or qbo_invoice_id} can take only {synced.currency} {open_balance} "
+                f"from it ({amount - open_balance} less); nothing is written",
+                f"paymo:payment:{payment.id}",
+            )
+            return
+        payload: dict[str, object] = {
+            "TotalAmt": amount,
+            "TxnDate": payment.date,
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": qbo_invoice_id, "TxnType": "Invoice"}]}],
+        }
+        self.add(
+            Change(
+                action="update",
+                entity="payment",
+                target="quickbooks",
+                wire_entity="Payment",
+                link_kind=KIND_PAYMENT_TO_QBO,
+                paymo_id=payment.id,
+                qbo_id=current.Id,
+                sync_token=current.SyncToken,
+                content_hash=digest,
+                before={"TotalAmt": current.TotalAmt, "TxnDate": current.TxnDate},
+                after={"amount": amount, "currency": synced.currency, "txn_date": payment.date},
+                payload={key: value for key, value in payload.items() if value is not None},
+                expect={"TotalAmt": amount, "Line.count": 1},
+                summary=(
+                    f"{label}: update QuickBooks payment {current.Id} "
+                    f"(was {current.TotalAmt} on {current.TxnDate})"
+                ),
+                reason="the Paymo payment changed after it was pushed",
+            )
+        )
+
+    async def _qbo_payment_create(
+        self,
+        synced: _SyncedInvoice,
+        qbo_invoice: qbo_models.Invoice,
+        payment: paymo_models.InvoicePayment,
+        amount: Decimal,
+        digest: str,
+        label: str,
+    ) -> Change | None:
+        assert qbo_invoice.Id is not None
+        record = f"paymo:payment:{payment.id}"
+        txn_date = payment.date
+        if txn_date is None:
+            self.warn("PAYMENT_DATE_MISSING", f"{label} has no date; set it in Paymo first", record)
+            return None
+        close = self.facts.book_close_date
+        if close is not None and txn_date <= close:
+            self.warn(
+                "CLOSED_PERIOD",
+                f"{label} is dated {txn_date}, in QuickBooks' closed period (books closed through {close}); "
+                "QuickBooks would refuse it (6200): re-date it in Paymo or reopen the period",
+                record,
+                severity="blocker",
+            )
+            return None
+        customer = qbo_invoice.CustomerRef.value if qbo_invoice.CustomerRef else None
+        if customer is None:
+            raise InputError(
+                f"QuickBooks invoice {qbo_invoice.Id} has no CustomerRef", field_name="CustomerRef"
+            )
+        payload: dict[str, object] = {
+            "CustomerRef": {"value": customer},
+            "TotalAmt": amount,
+            "TxnDate": txn_date,
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": qbo_invoice.Id, "TxnType": "Invoice"}]}],
+            "PrivateNote": add_marker(payment.notes, "payment", payment.id, max_length=_PRIVATE_NOTE_MAX),
+        }
+        after: dict[str, object] = {
+            "amount": amount,
+            "currency": synced.currency,
+            "txn_date": txn_date,
+            "paymo_invoice_id": synced.paymo.id,
+            "qbo_invoice_id": qbo_invoice.Id,
+        }
+        expect: dict[str, object] = {"TotalAmt": amount, "CustomerRef.value": customer, "Line.count": 1}
+        if self.facts.multicurrency:
+            payload["CurrencyRef"] = {"value": synced.currency}
+            expect["CurrencyRef.value"] = synced.currency
+        if synced.currency != self.facts.home_currency:
+            if not self.facts.multicurrency:
+                self.warn(
+                    "MULTICURRENCY_OFF",
+                    f"{label} is in {synced.currency}, but the QuickBooks company has multicurrency off",
+                    record,
+                    severity="blocker",
+                )
+                return None
+            rate = await self.rate(synced.currency, txn_date)
+            if rate is None:
+                self.warn(
+                    "EXCHANGE_RATE_UNKNOWN",
+                    f"{label}: QuickBooks has no {synced.currency}→{self.facts.home_currency} exchange "
+                    f"rate on or before {txn_date}; enter one in QuickBooks (Settings → Currencies) and plan "
+                    "again — a foreign-currency payment is never recorded at a silent rate of 1",
+                    record,
+                    severity="blocker",
+                )
+                return None
+            payload["ExchangeRate"] = rate
+            expect["ExchangeRate"] = rate
+            after["exchange_rate"] = rate
+        deposit = await self.deposit_account()
+        if deposit is not None:
+            payload["DepositToAccountRef"] = {"value": deposit}
+        tag = marker("payment", payment.id)
+        return Change(
+            action="create",
+            entity="payment",
+            target="quickbooks",
+            wire_entity="Payment",
+            link_kind=KIND_PAYMENT_TO_QBO,
+            paymo_id=payment.id,
+            content_hash=digest,
+            payload=payload,
+            after=after,
+            lookup={"where": {"CustomerRef": customer, "TxnDate": txn_date}, "marker": tag},
+            expect=expect,
+            summary=(
+                f"Record {label} in QuickBooks, applied to invoice {qbo_invoice.DocNumber or qbo_invoice.Id}"
+            ),
+        )
+
+    # -- QuickBooks → Paymo ----------------------------------------------------------------------
+
+    def _to_paymo(
+        self,
+        synced: _SyncedInvoice,
+        qbo_invoice: qbo_models.Invoice,
+        applied: Sequence[tuple[qbo_models.Payment, Decimal]],
+        qbo_payments: Sequence[qbo_models.Payment],
+    ) -> None:
+        assert qbo_invoice.Id is not None
+        ledger = self.ctx.ledger
+        siblings = synced.paymo.invoicepayments or []
+        by_origin: dict[str, paymo_models.InvoicePayment] = {}
+        for sibling in siblings:
+            for qbo_id in qbo_payment_ids_in_note(sibling.notes):
+                by_origin.setdefault(qbo_id, sibling)
+        remaining = synced.paymo.balance
+        if remaining is None:
+            remaining = synced.paymo.total or ZERO
+        self._voided_after_copy(synced, qbo_invoice.Id, qbo_payments)
+        ordered = sorted(applied, key=lambda item: (item[0].TxnDate or dt.date.min, _id_order(item[0].Id)))
+        for payment, raw_amount in ordered:
+            assert payment.Id is not None
+            if not self.in_scope(payment.TxnDate) or is_voided(payment):
+                continue
+            amount = quantize(raw_amount, synced.currency)
+            label = (
+                f"QuickBooks payment {payment.Id} ({synced.currency} {amount} applied to "
+                f"{qbo_invoice.DocNumber or qbo_invoice.Id})"
+            )
+            own = paymo_payment_ids_in_note(payment.PrivateNote)
+            pushed = ledger.link_by_qbo(KIND_PAYMENT_TO_QBO, payment.Id)
+            if own or pushed is not None or payment.Id in self._paired:
+                sources = sorted(own)
+                if pushed is not None and pushed.paymo_id.isdigit():
+                    sources = [int(pushed.paymo_id)]
+                elif payment.Id in self._paired:
+                    sources = [self._paired[payment.Id]]
+                self.add(
+                    _skip(
+                        f"{label}: is Paymo payment {', '.join(map(str, sources))}; not copied back",
+                        paymo_id=sources[0] if sources else None,
+                        qbo_id=payment.Id,
+                        reason="echo suppression: the payment came from Paymo",
+                    )
+                )
+                continue
+            key = payment_done_key(payment.Id, qbo_invoice.Id)
+            done = ledger.done_value(KIND_PAYMENT_TO_PAYMO, key)
+            if done is not None:
+                self.add(
+                    _skip(
+                        f"{label}: already recorded in Paymo as payment {done}",
+                        qbo_id=payment.Id,
+                        reason="recorded by an earlier run",
+                    )
+                )
+                continue
+            note = qbo_payment_note(payment.Id)
+            qbo_currency = payment.CurrencyRef.value if payment.CurrencyRef else self.facts.home_currency
+            record = f"quickbooks:payment:{payment.Id}"
+            recovered = by_origin.get(payment.Id)
+            if recovered is None:
+                if synced.paymo.status == "void":
+                    self.warn(
+                        "INVOICE_VOID",
+                        f"{label}: Paymo invoice {synced.number} is void; not recorded",
+                        record,
+                    )
+                    continue
+                if qbo_currency != synced.currency:
+                    self.warn(
+                        "CURRENCY_MISMATCH",
+                        f"{label} is in {qbo_currency}, Paymo invoice {synced.number} in {synced.currency}; "
+                        "not recorded",
+                        record,
+                    )
+                    continue
+                if amount > remaining:
+                    self.warn(
+                        "PAYMENT_EXCEEDS_BALANCE",
+                        f"{label}: Paymo invoice {synced.number} has only {synced.currency} {remaining} "
+                        f"open, {amount - remaining} less than the payment; nothing is written — find the "
+                        "payment that is missing in QuickBooks or recorded twice in Paymo",
+                        record,
+                    )
+                    continue
+                remaining -= amount
+            after: dict[str, object] = {
+                "amount": amount,
+                "currency": synced.currency,
+                "txn_date": payment.TxnDate,
+                "paymo_invoice_id": synced.paymo.id,
+                "qbo_invoice_id": qbo_invoice.Id,
+                "qbo_payment_id": payment.Id,
+            }
+            payload: dict[str, object] = {"invoice_id": synced.paymo.id, "amount": amount, "notes": note}
+            if payment.TxnDate is not None:
+                payload["date"] = payment.TxnDate
+            summary = f"Record {label} in Paymo on {synced.number}"
+            reason = None
+            if recovered is not None:
+                summary = (
+                    f"{label}: already in Paymo as payment {recovered.id} (found by its note); store that"
+                )
+                reason = "an earlier run wrote it but did not record it in the ledger"
+            self.add(
+                Change(
+                    action="create",
+                    entity="payment",
+                    target="paymo",
+                    wire_entity="invoicepayments",
+                    link_kind=KIND_PAYMENT_TO_PAYMO,
+                    qbo_id=payment.Id,
+                    content_hash=content_hash(
+                        {"qbo_payment": payment.Id, "qbo_invoice": qbo_invoice.Id, "amount": amount}
+                    ),
+                    payload=payload,
+                    after=after,
+                    lookup={"done_key": key, "marker": note},
+                    summary=summary,
+                    reason=reason,
+                ),
+                None if recovered is not None else synced.currency,
+                amount,
+            )
+
+    def _voided_after_copy(
+        self, synced: _SyncedInvoice, qbo_invoice_id: str, qbo_payments: Sequence[qbo_models.Payment]
+    ) -> None:
+        for payment in qbo_payments:
+            assert payment.Id is not None
+            if not is_voided(payment):
+                continue
+            done = self.ctx.ledger.done_value(
+                KIND_PAYMENT_TO_PAYMO, payment_done_key(payment.Id, qbo_invoice_id)
+            )
+            if done:
+                self.warn(
+                    "COPIED_PAYMENT_VOIDED",
+                    f"QuickBooks payment {payment.Id} was voided after it was recorded in Paymo as payment "
+                    f"{done} on {synced.number}; delete that Paymo payment if the void is right",
+                    f"paymo:payment:{done}",
+                )
+
+
+def _skip(summary: str, *, paymo_id: int | None = None, qbo_id: str | None = None, reason: str) -> Change:
+    return Change(
+        action="skip", entity="payment", paymo_id=paymo_id, qbo_id=qbo_id, summary=summary, reason=reason
+    )
+
+
+def _paymo_payment_hash(invoice_id: int, payment: paymo_models.InvoicePayment, amount: Decimal) -> str:
+    return _payment_hash(invoice_id, amount, payment.date)
+
+
+def _payment_hash(invoice_id: int, amount: Decimal, day: dt.date | None) -> str:
+    # Notes are left out on purpose: editing a payment's note in Paymo must not rewrite the QBO record.
+    return content_hash({"invoice": invoice_id, "amount": amount, "date": day})
+
+
+def _id_order(qbo_id: str | None) -> tuple[int, str]:
+    text = qbo_id or ""
+    return (int(text), text) if text.isdigit() else (0, text)
+
+
+def _chunks(items: Sequence[str], size: int = _QUERY_CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- reading both sides ----------------------------------------------------------------------------
+
+
+async def _synced_invoices(
+    ctx: SyncContext, paymo_invoice_id: int | None, since: dt.date | None, findings: list[Finding]
+) -> list[_SyncedInvoice]:
+    ledger = ctx.ledger
+    if paymo_invoice_id is not None:
+        invoice = await ctx.paymo.get_invoice(paymo_invoice_id, include=("invoicepayments",))
+        link = ledger.link(KIND_INVOICE, invoice.id)
+        if link is None:
+            findings.append(
+                Finding(
+                    severity="blocker",
+                    code="INVOICE_NOT_SYNCED",
+                    message=(
+                        f"Paymo invoice {invoice.number or invoice.id} is not in QuickBooks yet; run "
+                        "sync_invoice for it first, then record its payments"
+                    ),
+                    record=f"paymo:invoice:{invoice.id}",
+                )
+            )
+            return []
+        return [_SyncedInvoice(invoice, link)]
+    links = {int(link.paymo_id): link for link in ledger.links(KIND_INVOICE) if link.paymo_id.isdigit()}
+    found: list[_SyncedInvoice] = []
+    ids = sorted(links)
+    for chunk in _chunks([str(i) for i in ids]):
+        invoices = await ctx.paymo.list_invoices(
+            where=paymo_in("id", [int(i) for i in chunk]), include=("invoicepayments",)
+        )
+        found.extend(_SyncedInvoice(invoice, links[invoice.id]) for invoice in invoices)
+    seen = {synced.paymo.id for synced in found}
+    for missing in sorted(set(ids) - seen):
+        findings.append(
+            Finding(
+                severity="warning",
+                code="PAYMO_INVOICE_MISSING",
+                message=(
+                    f"Paymo invoice {missing} is linked to QuickBooks invoice {links[missing].qbo_id} but no "
+                    "longer exists in Paymo; its payments are not compared"
+                ),
+                record=f"paymo:invoice:{missing}",
+            )
+        )
+    # Invoices with payments in scope that were never synced: say so rather than skip them silently.
+    payments = await ctx.paymo.list_invoice_payments(where=paymo_ge("date", since) if since else None)
+    unsynced = sorted(
+        {p.invoice_id for p in payments if p.invoice_id is not None and p.invoice_id not in links}
+    )
+    for invoice_id in unsynced:
+        findings.append(
+            Finding(
+                severity="warning",
+                code="INVOICE_NOT_SYNCED",
+                message=(
+                    f"Paymo invoice {invoice_id} has payments but is not in QuickBooks yet; run sync_invoice "
+                    "for it first, then record its payments"
+                ),
+                record=f"paymo:invoice:{invoice_id}",
+            )
+        )
+    return sorted(found, key=lambda synced: synced.paymo.id)
+
+
+async def _attach_qbo_invoices(ctx: SyncContext, invoices: Sequence[_SyncedInvoice]) -> None:
+    if len(invoices) == 1:
+        only = invoices[0]
+        try:
+            only.qbo = await ctx.qbo.read(qbo_models.Invoice, only.link.qbo_id)
+        except NotFound:
+            only.qbo = None
+        return
+    by_id: dict[str, qbo_models.Invoice] = {}
+    qbo_ids = sorted({synced.link.qbo_id for synced in invoices})
+    for chunk in _chunks(qbo_ids):
+        for row in await ctx.qbo.query_all(qbo_models.Invoice, in_("Id", chunk)):
+            if row.Id is not None:
+                by_id[row.Id] = row
+    for synced in invoices:
+        synced.qbo = by_id.get(synced.link.qbo_id)
+
+
+async def qbo_payments_for(
+    ctx: SyncContext, invoices: Sequence[qbo_models.Invoice], since: dt.date | None, *, per_customer: bool
+) -> list[qbo_models.Payment]:
+    """The QBO payments that may apply to ``invoices``: by customer (or by date when ``per_customer`` is
+    false and ``since`` is given), plus any the invoices' ``LinkedTxn`` name that the query missed."""
+    found: dict[str, qbo_models.Payment] = {}
+    date_condition = [ge("TxnDate", since)] if since is not None else []
+    if per_customer or since is None:
+        customers = sorted({inv.CustomerRef.value for inv in invoices if inv.CustomerRef is not None})
+        for customer in customers:
+            for row in await ctx.qbo.query_all(
+                qbo_models.Payment, eq("CustomerRef", customer), *date_condition
+            ):
+                if row.Id is not None:
+                    found[row.Id] = row
+    else:
+        for row in await ctx.qbo.query_all(qbo_models.Payment, *date_condition):
+            if row.Id is not None:
+                found[row.Id] = row
+    linked = sorted(
+        {
+            link.TxnId
+            for inv in invoices
+            for link in inv.LinkedTxn or ()
+            if link.TxnType == "Payment" and link.TxnId not in found
+        }
+    )
+    for payment_id in linked:
+        try:
+            row = await ctx.qbo.read(qbo_models.Payment, payment_id)
+        except NotFound:
+            continue
+        if row.Id is not None and (since is None or (row.TxnDate is not None and row.TxnDate >= since)):
+            found[row.Id] = row
+    return sorted(found.values(), key=lambda payment: _id_order(payment.Id))
+
+
+async def plan_payments(
+    ctx: SyncContext,
+    *,
+    paymo_invoice_id: int | None = None,
+    since: dt.date | None = None,
+    direction: Direction = "both",
+) -> Plan:
+    """Plan the payments each side lacks for one synced invoice, or for every synced invoice.
+
+    ``since`` keeps payments dated on or after it; ``direction`` limits the copy to one way. Writes
+    nothing: apply the plan with ``Executor``/``SyncService.apply``.
+    """
+    if direction not in _DIRECTIONS:
+        raise InputError(
+            f"direction must be one of {sorted(_DIRECTIONS)}, not {direction!r}", field_name="direction"
+        )
+    facts = await ctx.facts()
+    findings: list[Finding] = []
+    invoices = await _synced_invoices(ctx, paymo_invoice_id, since, findings)
+    planner = _Planner(ctx, facts, since, direction, findings=findings)
+    if invoices:
+        await _attach_qbo_invoices(ctx, invoices)
+        present = [synced.qbo for synced in invoices if synced.qbo is not None]
+        qbo_payments = (
+            await qbo_payments_for(ctx, present, since, per_customer=paymo_invoice_id is not None)
+            if present
+            else []
+        )
+        by_customer: dict[str, list[qbo_models.Payment]] = {}
+        for payment in qbo_payments:
+            if payment.CustomerRef is not None:
+                by_customer.setdefault(payment.CustomerRef.value, []).append(payment)
+        for synced in invoices:
+            customer = synced.qbo.CustomerRef.value if synced.qbo and synced.qbo.CustomerRef else ""
+            await planner.invoice(synced, by_customer.get(customer, []))
+    return Plan.build(TOOL, planner.changes, findings=planner.findings, totals=planner.totals)
