@@ -70,14 +70,13 @@ async def test_on_the_demo_seed_it_lists_missing_invoices_unbilled_time_and_unpu
     globex = found.invoices[2]
     assert (globex.currency, globex.paymo_total, globex.paymo_status) == ("USD", "5702.40", "sent")
     assert found.payments == []
-    # Billed entries (40001–40004) and the non-billable Internal QA entry (40011) are left out; hours are
-    # summed per group in seconds, then rounded once (docs of domain.timeagg).
+    # Billed entries (40001–40004), the non-billable Internal QA entry (40011) and the time on the
+    # flat-priced Café Lumière and Stark projects are left out; hours are summed per group in seconds,
+    # then rounded once (domain.timeagg): Acme 4 h + 2.5 h + 7.5 h + 1.25 h + 61 min = 16.27 h.
     assert [(t.client_name, t.project_name, t.entries, t.hours) for t in found.unbilled_time] == [
         ("Acme Corporation", "Acme Website Redesign", 5, "16.27"),
-        ("Café Lumière S.A.", "Café Lumière Brand Refresh", 2, "8.25"),
         ("Smith & Sons LLC", "Smith & Sons Retainer", 2, "1.75"),
         ("Globex GmbH", "Globex Data Pipeline", 3, "15.00"),
-        ("Stark Industries", "Stark Prototype", 2, "5.25"),
     ]
     # 60005 is dated 2026-09-30; the US$ expense is reported in ISO USD.
     assert [(e.paymo_expense_id, e.amount, e.currency) for e in found.expenses_not_pushed] == [
@@ -87,8 +86,8 @@ async def test_on_the_demo_seed_it_lists_missing_invoices_unbilled_time_and_unpu
         (60002, "142.35", "CAD"),
     ]
     assert found.summary == (
-        "From 2026-10-01 to 2026-11-30: 5 invoice differences (5 missing in quickbooks); 46.52 h of "
-        "billable time neither billed nor pushed (14 entries in 5 client/project groups); 4 expenses not "
+        "From 2026-10-01 to 2026-11-30: 5 invoice differences (5 missing in quickbooks); 33.02 h of "
+        "billable time neither billed nor pushed (10 entries in 3 client/project groups); 4 expenses not "
         "pushed (CAD 301.35, USD 298.17)."
     )
     assert not found.clean

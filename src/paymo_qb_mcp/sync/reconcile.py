@@ -4,7 +4,8 @@ For the invoices dated in the period (Paymo's ``date``, QBO's ``TxnDate``): invo
 side, QBO invoices that carry our marker but are not linked, totals and statuses that disagree,
 payments recorded on one side only and balances that differ. Then the billable Paymo time in the period
 that is neither billed in Paymo nor pushed (ledger done-markers of kind ``time_entry``), grouped by
-client and project, and the Paymo expenses in the period not pushed (ledger kind ``expense``).
+client and project (billable by the hour, as ``plan_time`` decides: flat-priced work is not unbilled
+time), and the Paymo expenses in the period not pushed (ledger kind ``expense``).
 
 Nothing here writes: the report reads both services and the ledger, and an agent turns it into plans.
 """
@@ -535,10 +536,14 @@ def _entry_view(
         duration = (
             None if entry.end_time is None else int((entry.end_time - entry.start_time).total_seconds())
         )
-    # GUESS: Paymo documents billability on tasks and projects only: a task's own flag decides, and a
-    # project marked not billable makes all its time non-billable.
-    task_billable = task.billable if task is not None and task.billable is not None else project.billable
-    billable = bool(task_billable) and project.billable is not False
+    # The rule plan_time pushes by (sync/timesheets.py): billable by the hour means project and task
+    # billable (a task without its own flag follows its project) and neither flat-priced, since a flat
+    # price already covers that time.
+    task_billable = (
+        task.billable if task is not None and task.billable is not None else project.billable is not False
+    )
+    flat = bool(project.flat_billing or (task is not None and task.flat_billing))
+    billable = project.billable is not False and task_billable and not flat
     return TimeEntryView(
         id=entry.id,
         client_id=project.client_id or 0,
