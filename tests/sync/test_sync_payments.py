@@ -512,3 +512,21 @@ async def test_a_pushed_payment_voided_in_quickbooks_is_reported_not_pushed_agai
     assert codes(plan) == ["PUSHED_PAYMENT_GONE"]
     assert "voided" in plan.findings[0].message
     assert (await qbo_invoice(env, str(qbo.Id))).Balance == Decimal("5089.52")
+
+
+async def test_on_a_us_company_the_foreign_currency_is_cad_and_its_rate_is_used(sync_env_us: SyncEnv) -> None:
+    env = sync_env_us
+    qbo = await sync_invoice(env, GLOBEX_1037)
+    assert qbo.CurrencyRef is not None
+    assert qbo.CurrencyRef.value == "CAD"
+    await env.paymo.create_invoice_payment(
+        invoice_id=GLOBEX_1037, amount=Decimal("702.40"), date=dt.date(2026, 10, 20)
+    )
+    plan = await plan_and_apply(env, paymo_invoice_id=GLOBEX_1037)
+    [create] = writes(plan)
+    assert create.after is not None
+    # USD per CAD as of 2026-10-01 (the seed's next rate starts 2026-11-01).
+    assert create.after["exchange_rate"] == Decimal("0.7273")
+    [written] = await qbo_payments_of(env, qbo)
+    assert written.ExchangeRate == Decimal("0.7273")
+    assert (await qbo_invoice(env, str(qbo.Id))).Balance == Decimal("5000.00")
