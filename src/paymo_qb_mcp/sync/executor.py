@@ -212,6 +212,9 @@ class Executor:
             link = ledger.link(kind, paymo_id)
             if link is not None:
                 if link.content_hash == change.content_hash:
+                    # A crash after the link was saved but before the done-markers were set leaves
+                    # them missing; setting them again is harmless and closes that gap.
+                    self._mark_done(change, link.qbo_id)
                     return AppliedChange(change, "unchanged", qbo_id=link.qbo_id, paymo_id=paymo_id)
                 raise Conflict(
                     f"{kind} {paymo_id} was linked to QuickBooks {model.entity_name} {link.qbo_id} "

@@ -1,0 +1,677 @@
+"""Expenses Paymo → QBO: each Paymo expense becomes a QBO Purchase or Bill, pushed once, updated if changed.
+
+What an expense becomes (``mappings.expense_target``):
+
+- ``purchase`` (the shipped default): a Purchase paid from ``payment_account`` with ``payment_type``;
+  the payee (``EntityRef``) is ``expense_target.vendor`` when one is mapped in the expense's
+  currency;
+- ``bill``: a Bill owed to ``expense_target.vendor`` (QBO bills are always owed to a vendor).
+
+Either way the record has one ``AccountBasedExpenseLineDetail`` line on the expense account the
+first mapped Paymo tag names (``mappings.expense_accounts``), the expense's notes as description,
+the client's QBO customer as ``CustomerRef`` and ``BillableStatus`` ``Billable`` when the expense
+is to be re-billed; the ``PrivateNote`` carries the receipt's URL and the marker
+``paymo:expense:<id>``. Foreign-currency expenses carry ``CurrencyRef`` and QBO's own exchange
+rate for the expense date; without a known rate the expense is blocked, never sent with a silent 1.
+
+Choices worth knowing:
+
+- **Already-invoiced expenses are still pushed.** Paymo marks an expense ``invoiced`` when it was
+  re-billed on a Paymo invoice; the money was spent all the same, so the books need the cost.
+  It goes in with ``BillableStatus`` ``NotBillable`` (QBO refuses ``HasBeenBilled`` from the API)
+  so QBO never offers to bill it a second time, and an ``info`` finding says so.
+- **Billable unless Paymo says otherwise.** Paymo's undocumented ``billable`` key is honoured when
+  present; absent, an expense recorded against a client is taken as re-billable (GUESS: the key is
+  missing from the documented API and from most live responses).
+- **No input tax is split out.** Paymo amounts are what was paid, with no tax breakdown, so global
+  (VAT/GST) companies get ``GlobalTaxCalculation`` ``NotApplicable``: the whole amount is the cost.
+- **Foreign-currency purchases need a payee in that currency.** QBO takes a transaction's currency
+  from its payee; a Purchase with no payee is in the home currency. Without a mapped vendor in the
+  expense's currency, the payee is the client's customer (already in that currency, and the party
+  the expense is re-billed to); with neither, the expense is blocked with what to map.
+
+Ledger kind ``expense`` links Paymo expense id → QBO Purchase/Bill Id; the content hash covers the
+Paymo expense and the target type, so an unchanged expense is a ``skip`` and a changed one a sparse
+update against the current SyncToken. Guards found here rather than as a 400 from QBO: closed
+period (6210), inactive account or vendor (610), multicurrency off, unknown or withdrawn currency
+codes, a vendor in another currency, and customer matching problems (from ``customer_for_invoice``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Final, Literal, TypeVar
+
+from paymo_qb_mcp.config.policy import QboRef
+from paymo_qb_mcp.domain.keys import add_marker, content_hash, marker
+from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
+from paymo_qb_mcp.domain.plan import Change, Finding, Plan
+from paymo_qb_mcp.errors import ConfigError, InputError, NotFound
+from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.paymo.where import ge, in_, le
+from paymo_qb_mcp.quickbooks import models as qbo_models
+from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
+from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
+from paymo_qb_mcp.sync.invoices import exchange_rate
+
+__all__ = [
+    "EXPENSE_LINK_KIND",
+    "EXPENSE_TOOL",
+    "FindingList",
+    "active_record",
+    "expense_content_hash",
+    "is_closed",
+    "plan_expenses",
+]
+
+EXPENSE_TOOL: Final = "push_expenses"
+EXPENSE_LINK_KIND: Final = "expense"
+_NOTE_MAX_LENGTH: Final = 4000
+_DESCRIPTION_MAX_LENGTH: Final = 4000
+
+Referenced = TypeVar(
+    "Referenced",
+    qbo_models.Account,
+    qbo_models.Vendor,
+    qbo_models.Item,
+    qbo_models.Employee,
+    qbo_models.TaxCode,
+)
+
+
+class FindingList(list[Finding]):
+    """Findings of one planner run, with shorthands for the severities."""
+
+    def block(self, code: str, message: str, record: str | None = None) -> None:
+        self.append(Finding(severity="blocker", code=code, message=message, record=record))
+
+    def warn(self, code: str, message: str, record: str | None = None) -> None:
+        self.append(Finding(severity="warning", code=code, message=message, record=record))
+
+    def inform(self, code: str, message: str, record: str | None = None) -> None:
+        self.append(Finding(severity="info", code=code, message=message, record=record))
+
+    def blocks(self, record: str) -> bool:
+        """True when a blocker concerns ``record``."""
+        return any(finding.severity == "blocker" and finding.record == record for finding in self)
+
+
+def is_closed(day: dt.date, facts: CompanyFacts) -> bool:
+    """True when ``day`` falls in QBO's closed books (on or before the book close date)."""
+    return facts.book_close_date is not None and day <= facts.book_close_date
+
+
+async def active_record(
+    ctx: SyncContext,
+    model: type[Referenced],
+    ref: QboRef,
+    *,
+    purpose: str,
+    findings: FindingList,
+    cache: dict[tuple[str, str], Referenced | None] | None = None,
+) -> Referenced | None:
+    """The QBO record a mapping names, or None with a blocker when it is missing or inactive (610)."""
+    try:
+        qbo_id = await ctx.resolve(model, ref, purpose=purpose)
+    except ConfigError as exc:
+        findings.block("MAPPING_UNRESOLVED", exc.message)
+        return None
+    key = (model.entity_name, qbo_id)
+    if cache is not None and key in cache:
+        return cache[key]
+    found: Referenced | None
+    try:
+        found = await ctx.qbo.read(model, qbo_id)
+    except NotFound:
+        found = None
+        findings.block(
+            "MAPPING_UNRESOLVED",
+            f"policies.yaml mappings: {purpose} names QuickBooks {model.entity_name} {ref.describe()}, which "
+            "does not exist; run `paymo-qb-mcp doctor --list-mappings` to see what the company has",
+        )
+    if found is not None and found.Active is False:
+        label = getattr(found, "DisplayName", None) or getattr(found, "Name", None) or qbo_id
+        findings.block(
+            "INACTIVE_REF",
+            f"QuickBooks {model.entity_name} {label!r} (Id {qbo_id}), used as {purpose}, is inactive and "
+            "QuickBooks refuses transactions that use it (error 610): reactivate it in QuickBooks or change "
+            "the mapping in policies.yaml",
+            f"quickbooks:{model.entity_name.lower()}:{qbo_id}",
+        )
+        found = None
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def _currency_of(record: qbo_models.Vendor | qbo_models.Customer, home: str) -> str:
+    return record.CurrencyRef.value.upper() if record.CurrencyRef is not None else home
+
+
+def expense_content_hash(expense: paymo_models.Expense, target: str) -> str:
+    """Hash of what an expense push carries from Paymo (and which QBO record type it becomes)."""
+    return content_hash(
+        {
+            "target": target,
+            "client_id": expense.client_id,
+            "project_id": expense.project_id,
+            "amount": expense.amount,
+            "currency": expense.currency,
+            "date": expense.date,
+            "name": expense.name,
+            "notes": expense.notes,
+            "tags": sorted(expense.tags),
+            "file": expense.file or None,
+            "invoiced": bool(expense.invoiced),
+            "billable": expense.billable,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The resolved ``expense_target``: the QBO entity and what pays for it or is owed."""
+
+    entity: Literal["Purchase", "Bill"]
+    payment_type: str
+    payment_account_id: str | None
+    vendor: qbo_models.Vendor | None
+    vendor_currency: str | None
+
+
+@dataclass
+class _Run:
+    """State shared by the expenses of one plan."""
+
+    ctx: SyncContext
+    facts: CompanyFacts
+    target: _Target
+    findings: FindingList
+    changes: list[Change] = field(default_factory=list)
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    accounts: dict[tuple[str, str], qbo_models.Account | None] = field(default_factory=dict)
+    customers: dict[tuple[int, str], CustomerResolution] = field(default_factory=dict)
+    customer_changes: set[tuple[str | None, str | int | None, str]] = field(default_factory=set)
+    rates: dict[tuple[str, dt.date], Decimal | None] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+
+
+async def plan_expenses(
+    ctx: SyncContext,
+    *,
+    expense_ids: Sequence[int] | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> Plan:
+    """Plan the QBO Purchase/Bill of each selected Paymo expense; writes nothing.
+
+    Select by ``expense_ids``, or by expense date (``date_from``/``date_to``, inclusive, either
+    optional); with neither, every expense is considered. Never pushed → create (after the
+    customer's create or link when needed); pushed and unchanged → skip; changed in Paymo → one
+    sparse update. A blocker on any expense blocks the plan: narrow it with ``expense_ids``.
+    """
+    if date_from is not None and date_to is not None and date_to < date_from:
+        raise InputError(f"date_to {date_to} is before date_from {date_from}", field_name="date_to")
+    findings = FindingList()
+    expenses = await _load_expenses(ctx, expense_ids, date_from, date_to, findings)
+    if not expenses:
+        return Plan.build(EXPENSE_TOOL, [], findings=findings)
+    facts = await ctx.facts()
+    target = await _resolve_target(ctx, facts, findings)
+    if target is None or ctx.mappings.expense_accounts is None:
+        if ctx.mappings.expense_accounts is None:
+            findings.block(
+                "MAPPING_MISSING",
+                "policies.yaml has no mappings.expense_accounts: add the Paymo tag → QuickBooks expense "
+                "account mapping (with a default) before pushing expenses",
+            )
+        return Plan.build(EXPENSE_TOOL, [], findings=findings)
+    run = _Run(ctx=ctx, facts=facts, target=target, findings=findings)
+    for expense in expenses:
+        await _plan_expense(run, expense)
+    return Plan.build(EXPENSE_TOOL, run.changes, findings=run.findings, totals=run.totals)
+
+
+async def _load_expenses(
+    ctx: SyncContext,
+    expense_ids: Sequence[int] | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    findings: FindingList,
+) -> list[paymo_models.Expense]:
+    conditions = []
+    if expense_ids is not None:
+        wanted = sorted(set(expense_ids))
+        if not wanted:
+            return []
+        conditions.append(in_("id", wanted))
+    if date_from is not None:
+        conditions.append(ge("date", date_from))
+    if date_to is not None:
+        conditions.append(le("date", date_to))
+    expenses = await ctx.paymo.list_expenses(where=conditions or None, include=("project",))
+    if expense_ids is not None:
+        missing = sorted(set(expense_ids) - {expense.id for expense in expenses})
+        if missing and date_from is None and date_to is None:
+            findings.block(
+                "NOT_FOUND",
+                f"Paymo has no expense with id {', '.join(str(n) for n in missing)}",
+            )
+    return sorted(expenses, key=lambda expense: expense.id)
+
+
+async def _resolve_target(ctx: SyncContext, facts: CompanyFacts, findings: FindingList) -> _Target | None:
+    setting = ctx.mappings.expense_target
+    if setting is None:
+        findings.block(
+            "MAPPING_MISSING",
+            "policies.yaml has no mappings.expense_target: say whether expenses become purchases (with the "
+            "paying account) or bills (with the vendor)",
+        )
+        return None
+    vendor: qbo_models.Vendor | None = None
+    if setting.vendor is not None:
+        vendor = await active_record(
+            ctx,
+            qbo_models.Vendor,
+            setting.vendor,
+            purpose="mappings.expense_target.vendor",
+            findings=findings,
+        )
+        if vendor is None:
+            return None
+    payment_account_id: str | None = None
+    if setting.type == "purchase":
+        assert setting.payment_account is not None  # ExpenseTarget guarantees it
+        account = await active_record(
+            ctx,
+            qbo_models.Account,
+            setting.payment_account,
+            purpose="mappings.expense_target.payment_account",
+            findings=findings,
+        )
+        if account is None:
+            return None
+        payment_account_id = account.Id
+    return _Target(
+        entity="Purchase" if setting.type == "purchase" else "Bill",
+        payment_type=setting.payment_type,
+        payment_account_id=payment_account_id,
+        vendor=vendor,
+        vendor_currency=_currency_of(vendor, facts.home_currency) if vendor is not None else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# One expense
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Built:
+    payload: dict[str, Any]
+    amount: Decimal
+    currency: str
+    txn_date: dt.date
+    rate: Decimal | None
+    account_name: str
+    billable_status: str
+    customer: CustomerResolution
+
+
+async def _plan_expense(run: _Run, expense: paymo_models.Expense) -> None:
+    record = f"paymo:expense:{expense.id}"
+    entity = run.target.entity
+    digest = expense_content_hash(expense, entity)
+    link = run.ctx.ledger.link(EXPENSE_LINK_KIND, expense.id)
+    label = _label(expense)
+    if link is not None and link.content_hash == digest:
+        run.changes.append(
+            Change(
+                action="skip",
+                entity="expense",
+                paymo_id=expense.id,
+                qbo_id=link.qbo_id,
+                summary=f"Paymo expense {label} is already QuickBooks {entity} {link.qbo_id}",
+                reason="unchanged since it was pushed",
+                link_kind=EXPENSE_LINK_KIND,
+            )
+        )
+        return
+    built = await _build(run, expense, record)
+    if built is None or run.findings.blocks(record):
+        return
+    tag = marker(EXPENSE_LINK_KIND, expense.id)
+    after: dict[str, Any] = {
+        "amount": built.amount,
+        "currency": built.currency,
+        "txn_date": built.txn_date,
+        "expense_account": built.account_name,
+        "BillableStatus": built.billable_status,
+        "receipt": expense.file or None,
+    }
+    if built.rate is not None:
+        after["exchange_rate"] = built.rate
+    expect: dict[str, Any] = {"TotalAmt": built.amount, "TxnDate": built.txn_date, "Line.count": 1}
+    if "CurrencyRef" in built.payload:
+        expect["CurrencyRef.value"] = built.currency
+    if built.rate is not None:
+        expect["ExchangeRate"] = built.rate
+    if link is None:
+        change = Change(
+            action="create",
+            entity="expense",
+            paymo_id=expense.id,
+            after=after,
+            payload=built.payload,
+            summary=(
+                f"Create QuickBooks {entity} for Paymo expense {label}: {built.currency} {built.amount} "
+                f"on {built.account_name}"
+            ),
+            reason="never pushed",
+            wire_entity=entity,
+            link_kind=EXPENSE_LINK_KIND,
+            content_hash=digest,
+            lookup={"where": {"TxnDate": built.txn_date.isoformat()}, "marker": tag},
+            expect=expect,
+        )
+    else:
+        updated = await _update(
+            run, expense, built, qbo_id=link.qbo_id, tag=tag, after=after, digest=digest, expect=expect
+        )
+        if updated is None:
+            return
+        change = updated
+    # The customer's create or link goes first, once per plan, and only with a change that needs it.
+    for customer_change in built.customer.changes:
+        identity = (customer_change.link_kind, customer_change.paymo_id, customer_change.action)
+        if identity not in run.customer_changes:
+            run.customer_changes.add(identity)
+            run.changes.append(customer_change)
+    run.changes.append(change)
+    run.totals[built.currency] = run.totals.get(built.currency, ZERO) + built.amount
+
+
+def _label(expense: paymo_models.Expense) -> str:
+    text = (expense.name or expense.notes or "").strip()
+    return f"{expense.id} ({text!r})" if text else str(expense.id)
+
+
+async def _update(
+    run: _Run,
+    expense: paymo_models.Expense,
+    built: _Built,
+    *,
+    qbo_id: str,
+    tag: str,
+    after: dict[str, Any],
+    digest: str,
+    expect: dict[str, Any],
+) -> Change | None:
+    """A sparse update of the linked record, refused when it is not ours or cannot change currency."""
+    entity = run.target.entity
+    record = f"paymo:expense:{expense.id}"
+    model: type[qbo_models.Purchase] | type[qbo_models.Bill] = (
+        qbo_models.Purchase if entity == "Purchase" else qbo_models.Bill
+    )
+    try:
+        current = await run.ctx.qbo.read(model, qbo_id)
+    except NotFound:
+        run.findings.block(
+            "LINKED_RECORD_MISSING",
+            f"Paymo expense {expense.id} was pushed as QuickBooks record {qbo_id}, which cannot be read as a "
+            f"{entity} (deleted, or pushed earlier as another type). Check QuickBooks, then remove the link "
+            "(kind expense) so it can be pushed again",
+            record,
+        )
+        return None
+    if tag not in (current.PrivateNote or ""):
+        run.findings.block(
+            "LINKED_RECORD_NOT_OURS",
+            f"QuickBooks {entity} {qbo_id} linked to Paymo expense {expense.id} no longer carries the marker "
+            f"{tag}; it is not updated. Check which record belongs to the expense and fix the link",
+            record,
+        )
+        return None
+    current_currency = current.CurrencyRef.value.upper() if current.CurrencyRef else run.facts.home_currency
+    if current_currency != built.currency:
+        run.findings.block(
+            "CURRENCY_CHANGED",
+            f"Paymo expense {expense.id} is now in {built.currency}, but QuickBooks {entity} {qbo_id} is in "
+            f"{current_currency}, and a transaction's currency cannot change: delete the QuickBooks record "
+            "and remove the link (kind expense) to push the expense again",
+            record,
+        )
+        return None
+    before = {
+        "TotalAmt": current.TotalAmt,
+        "TxnDate": current.TxnDate,
+        "PrivateNote": current.PrivateNote,
+    }
+    return Change(
+        action="update",
+        entity="expense",
+        paymo_id=expense.id,
+        qbo_id=qbo_id,
+        before=before,
+        after=after,
+        payload=built.payload,
+        summary=(
+            f"Update QuickBooks {entity} {qbo_id} from Paymo expense {_label(expense)}: {built.currency} "
+            f"{built.amount} on {built.account_name}"
+        ),
+        reason="the expense changed in Paymo since it was pushed",
+        wire_entity=entity,
+        link_kind=EXPENSE_LINK_KIND,
+        content_hash=digest,
+        sync_token=current.SyncToken,
+        expect=expect,
+    )
+
+
+async def _build(run: _Run, expense: paymo_models.Expense, record: str) -> _Built | None:
+    ctx, facts, findings, target = run.ctx, run.facts, run.findings, run.target
+    try:
+        currency = normalize_currency(expense.currency or "")
+    except InputError as exc:
+        findings.block("CURRENCY_UNUSABLE", f"Paymo expense {expense.id}: {exc.message}", record)
+        return None
+    if expense.amount is None or expense.amount <= 0:
+        findings.block(
+            "AMOUNT_UNUSABLE",
+            f"Paymo expense {expense.id} has amount {expense.amount}; QuickBooks expense lines need a "
+            "positive amount",
+            record,
+        )
+        return None
+    amount = quantize(expense.amount, currency)
+    if amount != expense.amount:
+        findings.warn(
+            "AMOUNT_ROUNDED",
+            f"Paymo expense {expense.id} is {expense.amount} {currency}; {currency} has fewer decimals, so "
+            f"QuickBooks gets {amount}",
+            record,
+        )
+    txn_date = expense.date or (
+        expense.created_on.astimezone(facts.paymo_timezone).date() if expense.created_on else None
+    )
+    if txn_date is None:
+        findings.block("NO_DATE", f"Paymo expense {expense.id} has no date", record)
+        return None
+    if is_closed(txn_date, facts):
+        findings.block(
+            "CLOSED_PERIOD",
+            f"Paymo expense {expense.id} is dated {txn_date}, on or before the QuickBooks book close date "
+            f"{facts.book_close_date}; QuickBooks refuses transactions in a closed period (error 6210). "
+            "Reopen the period in QuickBooks or leave this expense out",
+            record,
+        )
+    foreign = currency != facts.home_currency
+    if foreign and not facts.multicurrency:
+        findings.block(
+            "MULTICURRENCY_OFF",
+            f"Paymo expense {expense.id} is in {currency}, but QuickBooks multicurrency is off (home "
+            f"currency {facts.home_currency}); turn it on in QuickBooks before pushing it",
+            record,
+        )
+        return None
+    if expense.client_id is None:
+        findings.block("NO_CLIENT", f"Paymo expense {expense.id} has no client", record)
+        return None
+
+    assert ctx.mappings.expense_accounts is not None  # checked by the caller
+    account_ref = ctx.mappings.expense_accounts.account_for(expense.tags)
+    account = await active_record(
+        ctx,
+        qbo_models.Account,
+        account_ref,
+        purpose=f"the expense account for tags {expense.tags or '[]'}",
+        findings=findings,
+        cache=run.accounts,
+    )
+    customer = await _customer(run, expense.client_id, currency)
+    for finding in customer.findings:
+        if finding not in findings:  # a client's findings once, however many of its expenses there are
+            findings.append(finding)
+    rate: Decimal | None = None
+    if foreign:
+        key = (currency, txn_date)
+        if key not in run.rates:
+            run.rates[key] = await exchange_rate(ctx, currency, txn_date)
+        rate = run.rates[key]
+        if rate is None:
+            findings.block(
+                "EXCHANGE_RATE_MISSING",
+                f"QuickBooks has no {currency} → {facts.home_currency} exchange rate on or before "
+                f"{txn_date}, so Paymo expense {expense.id} cannot carry one (and is never sent with a "
+                "silent rate of 1): add the rate in QuickBooks (Settings → Currencies) and plan again",
+                record,
+            )
+    party = _party(run, expense, currency, customer, record)
+    if account is None or customer.blocked or customer.customer_ref is None or party is None:
+        return None
+    if findings.blocks(record):
+        return None
+
+    billable = expense.billable is not False and not expense.invoiced
+    if expense.invoiced:
+        line_text = f" (line {expense.invoice_item_id})" if expense.invoice_item_id else ""
+        findings.inform(
+            "ALREADY_INVOICED",
+            f"Paymo expense {expense.id} was already re-billed on a Paymo invoice{line_text}; it is "
+            "pushed as a cost with BillableStatus NotBillable, so QuickBooks does not offer to bill it "
+            "a second time",
+            record,
+        )
+    billable_status = "Billable" if billable else "NotBillable"
+    detail: dict[str, Any] = {
+        "AccountRef": {"value": account.Id},
+        "CustomerRef": {"value": customer.customer_ref},
+        "BillableStatus": billable_status,
+    }
+    line: dict[str, Any] = {"DetailType": "AccountBasedExpenseLineDetail", "Amount": amount}
+    description = _description(expense)
+    if description:
+        line["Description"] = description
+    line["AccountBasedExpenseLineDetail"] = detail
+    payload: dict[str, Any] = {}
+    if target.entity == "Purchase":
+        payload["PaymentType"] = target.payment_type
+        payload["AccountRef"] = {"value": target.payment_account_id}
+        if party:
+            payload["EntityRef"] = party
+    else:
+        payload["VendorRef"] = party
+    payload["TxnDate"] = txn_date.isoformat()
+    if facts.multicurrency:
+        payload["CurrencyRef"] = {"value": currency}
+    if rate is not None:
+        payload["ExchangeRate"] = rate
+    if facts.tax_model == "global":
+        payload["GlobalTaxCalculation"] = "NotApplicable"
+    payload["PrivateNote"] = _private_note(expense)
+    payload["Line"] = [line]
+    return _Built(
+        payload=payload,
+        amount=amount,
+        currency=currency,
+        txn_date=txn_date,
+        rate=rate,
+        account_name=account.FullyQualifiedName or account.Name or str(account.Id),
+        billable_status=billable_status,
+        customer=customer,
+    )
+
+
+async def _customer(run: _Run, client_id: int, currency: str) -> CustomerResolution:
+    key = (client_id, currency)
+    if key not in run.customers:
+        run.customers[key] = await customer_for_invoice(run.ctx, client_id, currency)
+    return run.customers[key]
+
+
+def _party(
+    run: _Run, expense: paymo_models.Expense, currency: str, customer: CustomerResolution, record: str
+) -> dict[str, Any] | None:
+    """The Purchase payee or Bill vendor as a wire ref: ``{}`` for no payee, None when blocked."""
+    target, facts = run.target, run.facts
+    vendor = target.vendor
+    if target.entity == "Bill":
+        # ExpenseTarget requires a vendor for bills, and a record read from QBO has an Id.
+        assert vendor is not None
+        assert vendor.Id is not None
+        if target.vendor_currency != currency:
+            run.findings.block(
+                "VENDOR_CURRENCY",
+                f"Paymo expense {expense.id} is in {currency}, but the bill vendor {vendor.DisplayName!r} "
+                f"is in {target.vendor_currency}, and a QuickBooks bill is always in its vendor's currency: "
+                f"map a vendor in {currency} (mappings.expense_target.vendor) or leave this expense out",
+                record,
+            )
+            return None
+        return {"value": vendor.Id}
+    if vendor is not None and vendor.Id is not None and target.vendor_currency == currency:
+        return {"value": vendor.Id, "type": "Vendor"}
+    if currency == facts.home_currency:
+        return {}
+    if customer.customer_ref is not None and customer.currency == currency:
+        run.findings.inform(
+            "PAYEE_IS_CUSTOMER",
+            f"Paymo expense {expense.id} is in {currency}; QuickBooks takes a purchase's currency from its "
+            f"payee, and no vendor in {currency} is mapped, so the payee is the client's customer (in "
+            f"{currency}). Map mappings.expense_target.vendor to a {currency} vendor to change this",
+            record,
+        )
+        return {"value": customer.customer_ref, "type": "Customer"}
+    run.findings.block(
+        "FOREIGN_CURRENCY_PAYEE",
+        f"Paymo expense {expense.id} is in {currency}, which a QuickBooks purchase only takes from a payee "
+        f"in {currency}: map mappings.expense_target.vendor to a {currency} vendor",
+        record,
+    )
+    return None
+
+
+def _description(expense: paymo_models.Expense) -> str:
+    text = (expense.notes or expense.name or "").strip()
+    project = expense.project.name if expense.project is not None else None
+    if project:
+        text = f"{text} (project {project})" if text else f"Project {project}"
+    return text[:_DESCRIPTION_MAX_LENGTH]
+
+
+def _private_note(expense: paymo_models.Expense) -> str:
+    text = f"Paymo expense {expense.id}"
+    name = (expense.name or "").strip()
+    if name:
+        text += f": {name}"
+    if expense.file:
+        text += f"\nReceipt: {expense.file}"
+    return add_marker(text, EXPENSE_LINK_KIND, expense.id, max_length=_NOTE_MAX_LENGTH)
