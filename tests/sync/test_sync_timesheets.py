@@ -11,10 +11,11 @@ import pytest
 from conftest import SyncEnv
 from paymo_qb_mcp.domain.keys import find_markers
 from paymo_qb_mcp.domain.plan import Plan
-from paymo_qb_mcp.errors import InputError, ReconciliationError
+from paymo_qb_mcp.errors import InputError, ReconciliationError, UpstreamError
 from paymo_qb_mcp.quickbooks.models import Employee, Invoice, TimeActivity
 from paymo_qb_mcp.sandbox.paymo import seed as paymo_seed
 from paymo_qb_mcp.sandbox.quickbooks import seed as qbo_seed
+from paymo_qb_mcp.sync.service import SyncService
 from paymo_qb_mcp.sync.timesheets import hourly_rate
 
 OCT_1, OCT_15, OCT_31, NOV_30 = (
@@ -281,6 +282,34 @@ async def test_a_crash_before_the_entries_are_marked_is_healed_by_the_next_run(
     assert set(covered_entries(later)).isdisjoint(october)
     activities = await sync_env.qbo.query_all(TimeActivity)
     assert len(activities) == len([change for change in plan.writes if change.entity == "time_activity"])
+
+
+async def test_a_lost_answer_blocks_other_periods_until_the_same_period_finishes_it(
+    sync_env: SyncEnv,
+) -> None:
+    await add_chloe_as_employee(sync_env)
+    fragile = SyncService(await sync_env.fresh_context(qbo=await sync_env.qbo_without_retries()))
+    plan = await fragile.plan_time(date_from=OCT_1, date_to=OCT_31)
+    # QuickBooks stores the first TimeActivity, but its answer never arrives.
+    sync_env.qbo_emu.faults.fail_next(
+        1, status=503, method="POST", path_contains="timeactivity", after_commit=True
+    )
+    with pytest.raises(UpstreamError):
+        await fragile.apply(plan)
+    assert len(await sync_env.qbo.query_all(TimeActivity)) == 1
+
+    other = await sync_env.service.plan_time(date_from=OCT_15, date_to=NOV_30)
+    assert [finding.code for finding in other.findings if finding.severity == "blocker"] == [
+        "UNFINISHED_PUSH"
+    ]
+
+    same = await sync_env.service.plan_time(date_from=OCT_1, date_to=OCT_31)
+    assert not same.blocked
+    outcome = await sync_env.service.apply(same)
+    outcomes = [item.outcome for item in outcome.applied if item.change.entity == "time_activity"]
+    assert outcomes[0] == "replayed"
+    assert len(await sync_env.qbo.query_all(TimeActivity)) == len(outcomes)
+    assert not (await sync_env.service.plan_time(date_from=OCT_15, date_to=NOV_30)).blocked
 
 
 # --- draft invoice lines ---------------------------------------------------------------------

@@ -556,7 +556,30 @@ async def plan_time(
         await _plan_time_activities(run, groups)
     else:
         await _plan_invoice_lines(run, groups)
+    _guard_unfinished_pushes(run)
     return Plan.build(TIME_TOOL, run.changes, findings=run.findings, totals=run.totals)
+
+
+def _guard_unfinished_pushes(run: _Run) -> None:
+    """Block while an earlier push of time may be in QBO unrecorded, unless this plan finishes it.
+
+    A create that QBO accepted but whose link was never saved (a crash, a lost answer) left its
+    entries unmarked; planning another period would push them again under another key. Planning
+    the same period and grouping gives the same key and requestid, so QBO replays it instead.
+    """
+    planned = {str(change.paymo_id) for change in run.changes if change.link_kind == TIME_GROUP_KIND}
+    for intent in run.ctx.ledger.pending_intents(TIME_GROUP_KIND):
+        if intent.paymo_id in planned:
+            continue
+        run.findings.block(
+            "UNFINISHED_PUSH",
+            f"a push of billable time started {intent.recorded_at.isoformat(timespec='minutes')} was never "
+            "confirmed and may already be in QuickBooks (marker "
+            f"{marker(TIME_GROUP_KIND, intent.paymo_id)}): plan that period with the same grouping and "
+            "target again to finish it (QuickBooks recognises its requestid and creates nothing twice), "
+            "then plan this one",
+            f"paymo:time_group:{intent.paymo_id}",
+        )
 
 
 def _report_exclusions(run: _Run, excluded: Mapping[ExclusionReason, list[int]]) -> None:
