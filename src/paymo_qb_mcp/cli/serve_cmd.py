@@ -1,17 +1,79 @@
-"""The `serve` command (not built yet: placeholder so the command tree stays complete)."""
+"""The `serve` command: the MCP server over stdio (default) or streamable HTTP, live or on the sandbox."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
+from paymo_qb_mcp.errors import PaymoQbError
+
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("serve", help="(not available yet)")
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the MCP server (stdio by default)",
+        description="Run the MCP server. stdio is what Claude Desktop launches; --transport http serves "
+        "streamable HTTP and requires PAYMO_QB_HTTP_TOKEN as a bearer token.",
+    )
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP only (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP only (default 8000)")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run against in-process emulators of Paymo and QuickBooks seeded with a demo agency",
+    )
+    parser.add_argument("--tax-model", choices=["global", "us"], default="global", help="sandbox only")
+    parser.add_argument("--empty", action="store_true", help="sandbox only: start with no clients or records")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="log level for stderr (default INFO)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("paymo-qb-mcp serve: not available in this build yet", file=sys.stderr)
-    return 2
+    # stdout belongs to the MCP protocol on stdio: every log line goes to stderr.
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        server, http = _build(args)
+    except PaymoQbError as error:
+        print(f"paymo-qb-mcp serve: {error.for_agent()}", file=sys.stderr)
+        return 2
+    if http:
+        server.run("streamable-http", host=args.host, port=args.port)
+    else:
+        server.run()
+    return 0
+
+
+def _build(args: argparse.Namespace) -> tuple[Any, bool]:
+    from paymo_qb_mcp.cli.connect import build_target, live_connection, runtime_factory, sandbox_connection
+    from paymo_qb_mcp.config.settings import load_settings
+    from paymo_qb_mcp.server.app import build_server
+
+    settings = load_settings()
+    http = args.transport == "http"
+    http_token = settings.require_http_token().get_secret_value() if http else None
+    if args.sandbox:
+        connection, _ = sandbox_connection(seed="empty" if args.empty else "demo", tax_model=args.tax_model)
+    else:
+        connection = live_connection(settings)
+    target = build_target(settings, connection)
+    server = build_server(
+        runtime_factory(target),
+        policy_path=target.policy_path,
+        http_token=http_token,
+        public_url=f"http://{args.host}:{args.port}",
+        log_level=args.log_level,
+    )
+    return server, http

@@ -80,7 +80,11 @@ def runtime_of(ctx: Context) -> Runtime:
 
 
 def _operation(plan: Plan) -> Operation:
-    actions = {change.action for change in plan.writes}
+    """One word for the policy: a plan that also links records (local bookkeeping) is still a create."""
+    writes = plan.writes
+    actions = {change.action for change in writes if change.target != "ledger"} or {
+        change.action for change in writes
+    }
     if not actions:
         return "read"
     if len(actions) == 1:
@@ -263,15 +267,23 @@ async def run_write(
     confirmation: Any,
     result_type: type[WriteResult],
     extra_fields: Callable[[ApplyOutcome | None], dict[str, Any]] | None = None,
+    *,
+    blocked_noop_is_answer: bool = False,
 ) -> WriteResult:
-    """The tool body of every write tool: audit, refuse, ask out of band, or apply."""
+    """The tool body of every write tool: audit, refuse, ask out of band, or apply.
+
+    A blocked plan is a tool error ("BLOCKED: ...") — except, with ``blocked_noop_is_answer``, a
+    plan that wanted to write nothing anyway (find_client_match on an ambiguous client: the
+    candidates are the answer, the blocker only explains why nothing is linked).
+    """
     runtime = runtime_of(ctx)
     audit = runtime.audit
     plan = prepared.plan
     tool = prepared.tool
     more = extra_fields or (lambda _outcome: {})
 
-    def finish(status: str, **fields: Any) -> WriteResult:
+    def finish(**fields: Any) -> WriteResult:
+        status = str(fields["status"])
         runtime.record_run(tool, status, plan.plan_hash, fields.get("summary") or plan.summary)
         audit.append("outcome", tool=tool, plan_hash=plan.plan_hash, outcome=status)
         return result_type(**fields)
@@ -293,21 +305,19 @@ async def run_write(
         message=prepared.decision.reason,
     )
 
-    if prepared.dry_run or plan.is_noop:
-        status = "planned" if prepared.dry_run else "unchanged"
-        if plan.is_noop and not prepared.dry_run:
-            status = "unchanged"
+    if prepared.dry_run:
         return finish(
-            status,
-            **_base(prepared, status),
+            **_base(prepared, "planned"),
             results=_planned_results(plan),
             changes=_changes_out(plan),
             **more(None),
         )
-    if plan.blocked:
+    if plan.blocked and not (blocked_noop_is_answer and plan.is_noop):
         blockers = "; ".join(f"{f.code}: {f.message}" for f in plan.findings if f.severity == "blocker")
         audit.append("error", tool=tool, plan_hash=plan.plan_hash, outcome="blocked", message=blockers)
         raise ToolError(f"BLOCKED: nothing was written. {blockers}")
+    if plan.is_noop:
+        return finish(**_base(prepared, "unchanged"), results=_planned_results(plan), **more(None))
     if prepared.decision.effect == "deny":
         error = PolicyDenied(
             f"policies.yaml denies this {tool}: {prepared.decision.reason}. Nothing was written.",
@@ -342,7 +352,6 @@ async def run_write(
                     approval={"channel": "elicitation", "by": who, "note": answer.note},
                 )
                 return finish(
-                    "declined",
                     **_base(
                         prepared, "declined", f"Declined by the human. Nothing was written. {plan.summary}"
                     ),
@@ -358,13 +367,12 @@ async def run_write(
                 approval={"channel": "elicitation", "action": confirmation.action},
             )
             return finish(
-                "declined",
                 **_base(prepared, "declined", f"The human chose {confirmation.action}. Nothing was written."),
                 results=_planned_results(plan),
                 **more(None),
             )
         else:
-            return finish("pending_approval", **_pending(runtime, prepared), **more(None))
+            return finish(**_pending(runtime, prepared), **more(None))
         audit.append("approval_granted", tool=tool, plan_hash=plan.plan_hash, approval=approval_info)
 
     try:
@@ -401,7 +409,7 @@ async def run_write(
     status = "applied" if any(item.outcome != "unchanged" for item in outcome.applied) else "unchanged"
     base = _base(prepared, status)
     base["findings"] = _findings_out(plan, outcome)
-    return finish(status, **base, results=_applied_results(plan, outcome), **more(outcome))
+    return finish(**base, results=_applied_results(plan, outcome), **more(outcome))
 
 
 def _request_ids(error: PaymoQbError) -> list[str] | None:

@@ -82,6 +82,11 @@ class Connection:
     paymo_limiter: RateLimiter | None = None
     qbo_limiter: RateLimiter | None = None
     label: str = "live"
+    # Where the link ledger lives when not in the data directory: the sandbox starts from its seed
+    # in every process, so links from an earlier process would point at records that no longer
+    # exist; it keeps its ledger in a directory of its own for its lifetime (approvals and audit
+    # stay in the data directory, shared with the `approve` command).
+    ledger_dir: Path | None = None
 
 
 @dataclass
@@ -128,7 +133,7 @@ async def open_runtime(
                 limiter=connection.qbo_limiter,
             )
         )
-        ledger = stack.enter_context(Ledger(data_dir))
+        ledger = stack.enter_context(Ledger(connection.ledger_dir or data_dir))
         approvals = stack.enter_context(ApprovalStore(data_dir, known_secrets=known_secrets))
         audit = AuditLog.in_data_dir(data_dir, known_secrets=known_secrets)
         ctx = SyncContext(paymo=paymo, qbo=qbo, ledger=ledger, mappings=policy.mappings)

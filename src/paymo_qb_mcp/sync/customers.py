@@ -120,8 +120,12 @@ async def plan_client_match(
     *,
     create_if_missing: bool = False,
     update_details: bool = False,
+    qbo_customer_id: str | None = None,
 ) -> ClientMatchPlan:
     """Match one Paymo client to a QBO customer and plan what the decision implies; writes nothing.
+
+    ``qbo_customer_id`` is a human's choice (typically among ambiguous candidates): it wins over the
+    scores like a stored link does, and is linked if it is not already.
 
     ``matched`` and not linked yet → a ledger link; already linked and unchanged → nothing;
     ``none`` with ``create_if_missing`` → a customer create (name sanitised, collisions with
@@ -136,6 +140,7 @@ async def plan_client_match(
         create_if_missing=create_if_missing,
         update_details=update_details,
         for_transaction=False,
+        chosen_customer_id=qbo_customer_id,
     )
     plan = Plan.build(MATCH_TOOL, outcome.changes, findings=outcome.findings)
     return ClientMatchPlan(match=outcome.match, plan=plan)
@@ -284,6 +289,7 @@ async def _resolve(
     create_if_missing: bool,
     update_details: bool,
     for_transaction: bool,
+    chosen_customer_id: str | None = None,
 ) -> _Outcome:
     facts = await ctx.facts()
     client = await ctx.paymo.get_client(client_id)
@@ -310,6 +316,27 @@ async def _resolve(
                 record=f"paymo:client:{client_id}",
             )
         )
+
+    if chosen_customer_id is not None:
+        chosen = by_id.get(chosen_customer_id)
+        if chosen is None or chosen.Job:
+            early_findings.append(
+                Finding(
+                    severity="blocker",
+                    code="UNKNOWN_CUSTOMER",
+                    message=(
+                        f"QuickBooks has no customer with Id {chosen_customer_id!r} to link Paymo client "
+                        f"{client_id} to; pick one of the candidates' ids"
+                    ),
+                    record=f"paymo:client:{client_id}",
+                )
+            )
+            empty = MatchResult(decision="none", customer=None, candidates=[])
+            return _Outcome(match=empty, currency=currency, findings=early_findings)
+        if linked is None or linked.Id != chosen.Id:
+            # A new choice: the link is planned afresh, whatever an earlier link pointed at.
+            link = None
+        linked = chosen
 
     view = _client_view(client, contacts, currency)
     match = match_client(

@@ -1,0 +1,547 @@
+"""The MCP tools: six governed write tools and two read-only ones, with schemas and annotations.
+
+Each write tool has two resolvers the SDK runs before its body: ``plan_*`` (read both systems,
+build the plan, ask the policy) and a confirm resolver (ask the human through elicitation when the
+policy says confirm and the client can). The body (``governance.run_write``) applies or stores a
+pending approval. Resolver annotations are real objects, not strings, because the SDK evaluates
+them to build the dependency graph.
+"""
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.elicitation import ElicitationResult
+from mcp.server.mcpserver import Context, Elicit, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from paymo_qb_mcp.domain.money import quantize
+from paymo_qb_mcp.domain.plan import Plan
+from paymo_qb_mcp.errors import PaymoQbError
+from paymo_qb_mcp.server.governance import (
+    Approval,
+    NoQuestion,
+    Prepared,
+    ask_human,
+    prepare,
+    run_write,
+    runtime_of,
+)
+from paymo_qb_mcp.server.outputs import (
+    CandidateOut,
+    ClientMatchResult,
+    CustomerRefOut,
+    InvoiceSyncResult,
+    WriteResult,
+)
+from paymo_qb_mcp.server.reports import ReconciliationOut, SyncStatusOut, reconciliation_out, status_out
+from paymo_qb_mcp.sync.executor import ApplyOutcome
+
+__all__ = ["TOOL_NAMES", "register_tools"]
+
+DryRun = Annotated[
+    bool,
+    Field(description="true: only plan and return the changes; nothing is written and no approval is asked."),
+]
+ApprovalId = Annotated[
+    str | None,
+    Field(
+        description="The id of an approval a human gave out of band (`paymo-qb-mcp approve ID`). Pass it "
+        "only when a previous call returned pending_approval and the human says it is approved."
+    ),
+]
+DateFrom = Annotated[dt.date, Field(description="First day of the period (YYYY-MM-DD), inclusive.")]
+DateTo = Annotated[dt.date, Field(description="Last day of the period (YYYY-MM-DD), inclusive.")]
+
+# Writes are safe to repeat: a re-sync never duplicates (idempotent).
+WRITE_HINTS: dict[str, bool] = {
+    "read_only_hint": False,
+    "destructive_hint": False,
+    "idempotent_hint": True,
+    "open_world_hint": True,
+}
+READ_HINTS: dict[str, bool] = {
+    "read_only_hint": True,
+    "destructive_hint": False,
+    "idempotent_hint": True,
+    "open_world_hint": True,
+}
+
+
+def _money(value: Decimal | None, currency: str) -> str | None:
+    """A decimal string in the currency's minor unit: 6898.5 from Paymo's JSON reads 6898.50."""
+    return None if value is None else str(quantize(value, currency))
+
+
+def _confirm_resolver(
+    plan_resolver: Callable[..., Awaitable[Prepared]],
+) -> Callable[..., Elicit[Approval] | NoQuestion]:
+    """The confirm step of one tool: depends on that tool's planning resolver."""
+
+    def confirm(prepared: Prepared, ctx: Context) -> Elicit[Approval] | NoQuestion:
+        return ask_human(ctx, prepared)
+
+    confirm.__annotations__ = {
+        "prepared": Annotated[Prepared, Resolve(plan_resolver)],
+        "ctx": Context,
+        "return": Elicit[Approval] | NoQuestion,
+    }
+    confirm.__qualname__ = f"confirm_{plan_resolver.__name__}"
+    return confirm
+
+
+def _tool_error(error: PaymoQbError) -> ToolError:
+    return ToolError(error.for_agent())
+
+
+# --- find_client_match ------------------------------------------------------------------------
+
+
+async def plan_find_client_match(
+    paymo_client_id: int,
+    create_if_missing: bool,
+    update_details: bool,
+    qbo_customer_id: str | None,
+    dry_run: bool,
+    approval_id: str | None,
+    ctx: Context,
+) -> Prepared:
+    service = runtime_of(ctx).service
+
+    async def planner() -> tuple[Plan, dict[str, Any]]:
+        found = await service.plan_client_match(
+            paymo_client_id,
+            create_if_missing=create_if_missing,
+            update_details=update_details,
+            qbo_customer_id=qbo_customer_id,
+        )
+        return found.plan, {"match": found.match}
+
+    return await prepare(
+        ctx,
+        "find_client_match",
+        {
+            "paymo_client_id": paymo_client_id,
+            "create_if_missing": create_if_missing,
+            "update_details": update_details,
+            "qbo_customer_id": qbo_customer_id,
+            "dry_run": dry_run,
+            "approval_id": approval_id,
+        },
+        planner,
+    )
+
+
+async def find_client_match(
+    paymo_client_id: Annotated[int, Field(description="The Paymo client id.", ge=1)],
+    prepared: Annotated[Prepared, Resolve(plan_find_client_match)],
+    confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_find_client_match))],
+    ctx: Context,
+    create_if_missing: Annotated[
+        bool,
+        Field(description="Create the QuickBooks customer when no candidate matches (never when ambiguous)."),
+    ] = False,
+    update_details: Annotated[
+        bool, Field(description="Also update the linked customer's e-mail, phone and address from Paymo.")
+    ] = False,
+    qbo_customer_id: Annotated[
+        str | None,
+        Field(
+            description="Link to this QuickBooks customer id — only when the human chose it, e.g. among "
+            "the candidates of an ambiguous result."
+        ),
+    ] = None,
+    dry_run: DryRun = False,
+    approval_id: ApprovalId = None,
+) -> ClientMatchResult:
+    """Find the QuickBooks Online customer that is the same organisation as a Paymo client.
+
+    Ranks customers by, in order of strength: a stored link, a Paymo marker in the customer's notes,
+    the primary e-mail, the normalised name (case, accents, '&'/'and', legal suffixes) and fuzzy
+    similarity; every candidate has a 0–1 score and its reasons. decision is 'matched' only when one
+    candidate is unambiguous ('ambiguous' lists the close ones; 'none' when nothing fits). Customers
+    sharing a name but with different e-mail domains or addresses are different organisations and
+    are never matched. Without dry_run a match is stored as a link; with create_if_missing=true a
+    missing customer is created (usually needs human approval); with qbo_customer_id the customer the
+    human picked is linked. Reading is always allowed.
+    """
+    match = prepared.extra["match"]
+
+    def fields(_outcome: ApplyOutcome | None) -> dict[str, Any]:
+        customer = match.customer
+        return {
+            "decision": match.decision,
+            "customer": None
+            if customer is None
+            else CustomerRefOut(id=customer.id, display_name=customer.display_name),
+            "candidates": [
+                CandidateOut(id=c.id, display_name=c.display_name, score=c.score, reasons=list(c.reasons))
+                for c in match.candidates
+            ],
+        }
+
+    result = await run_write(
+        ctx, prepared, confirmation, ClientMatchResult, fields, blocked_noop_is_answer=True
+    )
+    assert isinstance(result, ClientMatchResult)
+    return result
+
+
+# --- sync_invoice -----------------------------------------------------------------------------
+
+
+async def plan_sync_invoice(
+    paymo_invoice_id: int, dry_run: bool, approval_id: str | None, ctx: Context
+) -> Prepared:
+    service = runtime_of(ctx).service
+
+    async def planner() -> tuple[Plan, dict[str, Any]]:
+        found = await service.plan_invoice(paymo_invoice_id)
+        return found.plan, {"invoice": found}
+
+    return await prepare(
+        ctx,
+        "sync_invoice",
+        {"paymo_invoice_id": paymo_invoice_id, "dry_run": dry_run, "approval_id": approval_id},
+        planner,
+    )
+
+
+async def sync_invoice(
+    paymo_invoice_id: Annotated[int, Field(description="The Paymo invoice id.", ge=1)],
+    prepared: Annotated[Prepared, Resolve(plan_sync_invoice)],
+    confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_sync_invoice))],
+    ctx: Context,
+    dry_run: DryRun = False,
+    approval_id: ApprovalId = None,
+) -> InvoiceSyncResult:
+    """Post one Paymo invoice to QuickBooks Online as an invoice — create, update, or void — exactly once.
+
+    Maps the customer (matching or creating it per policy), lines, discount, due date, currency and
+    tax so that the QuickBooks total equals the Paymo total to the cent; if it cannot, the plan
+    reports the exact difference and nothing is written. A re-sync of an unchanged invoice does
+    nothing; a changed one becomes an update; a voided Paymo invoice is voided in QuickBooks.
+    Returns paymo_total and qbo_total as decimal strings. Writes follow policies.yaml: some need a
+    human's approval (status pending_approval with an approve_command for the human).
+    """
+    invoice = prepared.extra["invoice"]
+
+    def fields(outcome: ApplyOutcome | None) -> dict[str, Any]:
+        qbo_id = invoice.qbo_invoice_id
+        qbo_total = invoice.qbo_total
+        if outcome is not None:
+            for item in outcome.applied:
+                if item.change.entity == "invoice" and item.qbo_id:
+                    qbo_id = item.qbo_id
+                    record_total = getattr(item.record, "TotalAmt", None)
+                    if record_total is not None:
+                        qbo_total = Decimal(str(record_total))
+        return {
+            "qbo_invoice_id": qbo_id,
+            "paymo_total": _money(invoice.paymo_total, invoice.currency),
+            "qbo_total": _money(qbo_total, invoice.currency),
+        }
+
+    result = await run_write(ctx, prepared, confirmation, InvoiceSyncResult, fields)
+    assert isinstance(result, InvoiceSyncResult)
+    return result
+
+
+# --- mark_paid --------------------------------------------------------------------------------
+
+Direction = Literal["both", "to_paymo", "to_quickbooks"]
+
+
+async def plan_mark_paid(
+    paymo_invoice_id: int | None,
+    since: dt.date | None,
+    direction: Direction,
+    dry_run: bool,
+    approval_id: str | None,
+    ctx: Context,
+) -> Prepared:
+    if paymo_invoice_id is None and since is None:
+        raise ToolError(
+            "INPUT: give paymo_invoice_id (one invoice) or since (every synced invoice with payments "
+            "on or after that date)"
+        )
+    service = runtime_of(ctx).service
+
+    async def planner() -> tuple[Plan, dict[str, Any]]:
+        plan = await service.plan_payments(
+            paymo_invoice_id=paymo_invoice_id, since=since, direction=direction
+        )
+        return plan, {}
+
+    return await prepare(
+        ctx,
+        "mark_paid",
+        {
+            "paymo_invoice_id": paymo_invoice_id,
+            "since": since.isoformat() if since else None,
+            "direction": direction,
+            "dry_run": dry_run,
+            "approval_id": approval_id,
+        },
+        planner,
+    )
+
+
+async def mark_paid(
+    prepared: Annotated[Prepared, Resolve(plan_mark_paid)],
+    confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_mark_paid))],
+    ctx: Context,
+    paymo_invoice_id: Annotated[
+        int | None, Field(description="One Paymo invoice (already synced to QuickBooks).")
+    ] = None,
+    since: Annotated[
+        dt.date | None, Field(description="Or: every synced invoice with payments on/after this date.")
+    ] = None,
+    direction: Annotated[
+        Direction,
+        Field(
+            description="to_paymo: QuickBooks payments → Paymo invoice payments; to_quickbooks: Paymo "
+            "payments → QuickBooks Payments linked to the invoice; both."
+        ),
+    ] = "both",
+    dry_run: DryRun = False,
+    approval_id: ApprovalId = None,
+) -> WriteResult:
+    """Record payments on both sides so Paymo and QuickBooks agree on what is paid.
+
+    Partial payments, several payments per invoice and one QuickBooks payment across several
+    invoices are handled; a payment is never recorded twice, and a payment this server wrote is
+    never copied back to the side it came from.
+    """
+    return await run_write(ctx, prepared, confirmation, WriteResult)
+
+
+# --- push_expenses ----------------------------------------------------------------------------
+
+
+async def plan_push_expenses(
+    expense_ids: list[int] | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    dry_run: bool,
+    approval_id: str | None,
+    ctx: Context,
+) -> Prepared:
+    if not expense_ids and (date_from is None or date_to is None):
+        raise ToolError("INPUT: give expense_ids, or both date_from and date_to")
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
+    service = runtime_of(ctx).service
+
+    async def planner() -> tuple[Plan, dict[str, Any]]:
+        plan = await service.plan_expenses(expense_ids=expense_ids, date_from=date_from, date_to=date_to)
+        return plan, {}
+
+    return await prepare(
+        ctx,
+        "push_expenses",
+        {
+            "expense_ids": expense_ids,
+            "date_from": date_from.isoformat() if date_from else None,
+            "date_to": date_to.isoformat() if date_to else None,
+            "dry_run": dry_run,
+            "approval_id": approval_id,
+        },
+        planner,
+    )
+
+
+async def push_expenses(
+    prepared: Annotated[Prepared, Resolve(plan_push_expenses)],
+    confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_push_expenses))],
+    ctx: Context,
+    expense_ids: Annotated[list[int] | None, Field(description="Paymo expense ids to push.")] = None,
+    date_from: Annotated[dt.date | None, Field(description="Or: expenses dated from this day...")] = None,
+    date_to: Annotated[dt.date | None, Field(description="...to this day, inclusive.")] = None,
+    dry_run: DryRun = False,
+    approval_id: ApprovalId = None,
+) -> WriteResult:
+    """Push Paymo expenses to QuickBooks Online as Purchases or Bills (per policies.yaml mappings).
+
+    Each expense maps to an expense account by its Paymo tags, is linked to the client's customer
+    and carries the receipt reference; foreign-currency expenses carry an exchange rate. Each
+    expense is pushed once, however often this runs.
+    """
+    return await run_write(ctx, prepared, confirmation, WriteResult)
+
+
+# --- aggregate_time ---------------------------------------------------------------------------
+
+GroupBy = Literal["client", "project", "task", "user"]
+TimeTarget = Literal["time_activity", "invoice_lines"]
+
+
+async def plan_aggregate_time(
+    date_from: dt.date,
+    date_to: dt.date,
+    group_by: list[GroupBy],
+    target: TimeTarget,
+    dry_run: bool,
+    approval_id: str | None,
+    ctx: Context,
+) -> Prepared:
+    if date_from > date_to:
+        raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
+    service = runtime_of(ctx).service
+
+    async def planner() -> tuple[Plan, dict[str, Any]]:
+        plan = await service.plan_time(date_from=date_from, date_to=date_to, group_by=group_by, target=target)
+        return plan, {}
+
+    return await prepare(
+        ctx,
+        "aggregate_time",
+        {
+            "date_from": date_from.isoformat(),
+            "date_to": date_to.isoformat(),
+            "group_by": list(group_by),
+            "target": target,
+            "dry_run": dry_run,
+            "approval_id": approval_id,
+        },
+        planner,
+    )
+
+
+async def aggregate_time(
+    date_from: DateFrom,
+    date_to: DateTo,
+    prepared: Annotated[Prepared, Resolve(plan_aggregate_time)],
+    confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_aggregate_time))],
+    ctx: Context,
+    group_by: Annotated[
+        list[GroupBy],
+        Field(description="How to group billable hours: client and project, optionally task/user."),
+    ] = ["client", "project"],  # noqa: B006 - pydantic copies defaults; the schema shows it
+    target: Annotated[
+        TimeTarget,
+        Field(
+            description="time_activity: QuickBooks TimeActivity records; invoice_lines: draft invoice lines."
+        ),
+    ] = "time_activity",
+    dry_run: DryRun = False,
+    approval_id: ApprovalId = None,
+) -> WriteResult:
+    """Push billable, not-yet-billed Paymo time for a period to QuickBooks, grouped by client/project.
+
+    Hours are summed per group in seconds and rounded once to hundredths of an hour (half-up). An
+    entry is never pushed twice, even when periods overlap between runs.
+    """
+    return await run_write(ctx, prepared, confirmation, WriteResult)
+
+
+# --- create_po_from_budget --------------------------------------------------------------------
+
+BudgetKind = Literal["estimate", "purchase_order"]
+
+
+async def plan_create_po_from_budget(
+    paymo_project_id: int, kind: BudgetKind, dry_run: bool, approval_id: str | None, ctx: Context
+) -> Prepared:
+    service = runtime_of(ctx).service
+
+    async def planner() -> tuple[Plan, dict[str, Any]]:
+        plan = await service.plan_budget(paymo_project_id=paymo_project_id, kind=kind)
+        return plan, {}
+
+    return await prepare(
+        ctx,
+        "create_po_from_budget",
+        {"paymo_project_id": paymo_project_id, "kind": kind, "dry_run": dry_run, "approval_id": approval_id},
+        planner,
+    )
+
+
+async def create_po_from_budget(
+    paymo_project_id: Annotated[int, Field(description="The Paymo project with a budget.", ge=1)],
+    prepared: Annotated[Prepared, Resolve(plan_create_po_from_budget)],
+    confirmation: Annotated[
+        ElicitationResult[Approval], Resolve(_confirm_resolver(plan_create_po_from_budget))
+    ],
+    ctx: Context,
+    kind: Annotated[
+        BudgetKind,
+        Field(
+            description="estimate: a QuickBooks Estimate for the client; purchase_order: a PO to the vendor."
+        ),
+    ] = "estimate",
+    dry_run: DryRun = False,
+    approval_id: ApprovalId = None,
+) -> WriteResult:
+    """Turn a Paymo project budget (hours × rate, or fixed price) into a QuickBooks Estimate or PurchaseOrder.
+
+    Lines come from the budget and the task list; the vendor of a purchase order is matched like
+    customers are. Created once per project.
+    """
+    return await run_write(ctx, prepared, confirmation, WriteResult)
+
+
+# --- read-only --------------------------------------------------------------------------------
+
+
+async def reconciliation_report(date_from: DateFrom, date_to: DateTo, ctx: Context) -> ReconciliationOut:
+    """Read-only: what differs between Paymo and QuickBooks Online for a period.
+
+    Lists invoices missing on either side, totals or statuses that disagree, payments recorded on
+    one side only, unbilled billable time and expenses not pushed — as structured data an agent can
+    turn into plans with the write tools. Never writes and never needs approval.
+    """
+    if date_from > date_to:
+        raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
+    runtime = runtime_of(ctx)
+    runtime.audit.append(
+        "tool_call",
+        tool="reconciliation_report",
+        arguments={"date_from": date_from.isoformat(), "date_to": date_to.isoformat()},
+    )
+    await ctx.report_progress(0, 1, "reading both systems")
+    try:
+        report = await runtime.service.reconciliation_report(date_from=date_from, date_to=date_to)
+    except PaymoQbError as error:
+        raise _tool_error(error) from None
+    await ctx.report_progress(1, 1, "done")
+    return reconciliation_out(report)
+
+
+async def sync_status(ctx: Context) -> SyncStatusOut:
+    """Read-only: what is linked, which approvals are pending, and the last runs of this server."""
+    runtime = runtime_of(ctx)
+    try:
+        status = await runtime.service.status()
+    except PaymoQbError as error:
+        raise _tool_error(error) from None
+    return status_out(runtime, status)
+
+
+# (tool, title, destructive): sync_invoice may void a QuickBooks invoice and find_client_match may
+# overwrite a customer's contact details, so those two say they can be destructive.
+WRITE_TOOLS: Sequence[tuple[Callable[..., Any], str, bool]] = (
+    (find_client_match, "Match a Paymo client to a QuickBooks customer", True),
+    (sync_invoice, "Sync one Paymo invoice to QuickBooks", True),
+    (mark_paid, "Record payments both ways", False),
+    (push_expenses, "Push Paymo expenses to QuickBooks", False),
+    (aggregate_time, "Push billable Paymo time to QuickBooks", False),
+    (create_po_from_budget, "Budget to Estimate or Purchase Order", False),
+)
+READ_TOOLS: Sequence[tuple[Callable[..., Any], str]] = (
+    (reconciliation_report, "Reconciliation report"),
+    (sync_status, "Sync status"),
+)
+TOOL_NAMES = tuple(fn.__name__ for fn, _, _ in WRITE_TOOLS) + tuple(fn.__name__ for fn, _ in READ_TOOLS)
+
+
+def register_tools(server: MCPServer) -> None:
+    for fn, title, destructive in WRITE_TOOLS:
+        hints = {**WRITE_HINTS, "destructive_hint": destructive}
+        server.add_tool(fn, title=title, annotations=ToolAnnotations(title=title, **hints))
+    for fn, title in READ_TOOLS:
+        server.add_tool(fn, title=title, annotations=ToolAnnotations(title=title, **READ_HINTS))

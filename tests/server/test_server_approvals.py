@@ -1,0 +1,158 @@
+"""Human approval end to end: elicitation accept/decline in both protocol eras, the out-of-band path
+with `paymo-qb-mcp approve` in a subprocess, and a plan that changed after approval.
+
+Outcomes are asserted in both systems (read back over their APIs) and in the audit log.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import pytest
+from server_support import Human, audit_events, paymo_client, qbo_client
+
+from paymo_qb_mcp.quickbooks.models import Invoice
+from paymo_qb_mcp.quickbooks.query import eq
+from paymo_qb_mcp.sandbox.paymo import seed
+from paymo_qb_mcp.store.audit import verify
+
+INVOICE = "INV-2026-1035"
+INVOICE_ID = seed.INVOICE_IDS[INVOICE]
+PAYMO_TOTAL = seed.INVOICE_TOTALS["global"][INVOICE]
+
+
+async def qbo_invoices(env: Any, doc_number: str = INVOICE) -> list[Invoice]:
+    async with qbo_client(env) as qbo:
+        found: list[Invoice] = await qbo.query_all(Invoice, eq("DocNumber", doc_number))
+        return found
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_human_accepts_and_the_invoice_is_written_once(server_env: Any, mode: str) -> None:
+    human = Human("accept")
+    async with server_env.client(mode=mode, human=human) as client:
+        result = await client.call_tool("sync_invoice", {"paymo_invoice_id": INVOICE_ID})
+    assert not result.is_error, result.content
+    out = result.structured_content
+    assert out["status"] == "applied"
+    assert out["paymo_total"] == str(PAYMO_TOTAL)
+    assert Decimal(out["qbo_total"]) == PAYMO_TOTAL
+    # The human saw the plan: what, how much, and the hash it approves.
+    assert len(human.seen) == 1
+    assert INVOICE in human.seen[0].message or "invoice" in human.seen[0].message
+    assert human.seen[0].requested_schema["properties"]["approve"]["type"] == "boolean"
+
+    [written] = await qbo_invoices(server_env)
+    assert written.Id == out["qbo_invoice_id"]
+    assert written.TotalAmt == PAYMO_TOTAL
+    events = audit_events(server_env)
+    kinds = [event["event"] for event in events]
+    assert "approval_granted" in kinds
+    assert any(e["event"] == "write" and e["ids"]["quickbooks"] == written.Id for e in events)
+    assert events[-1]["event"] == "outcome"
+    assert events[-1]["outcome"] == "applied"
+    # One logical call → one tool_call entry, even when the modern era sends two tools/call requests.
+    assert kinds.count("tool_call") == 1
+    assert verify(server_env.data_dir / "audit.jsonl").ok
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+@pytest.mark.parametrize("action", ["decline", "cancel"])
+async def test_human_declines_and_nothing_is_written(server_env: Any, mode: str, action: str) -> None:
+    async with server_env.client(mode=mode, human=Human(action)) as client:
+        result = await client.call_tool("sync_invoice", {"paymo_invoice_id": INVOICE_ID})
+    assert not result.is_error, result.content
+    assert result.structured_content["status"] == "declined"
+    assert await qbo_invoices(server_env) == []
+    events = audit_events(server_env)
+    assert any(e["event"] == "approval_rejected" for e in events)
+    assert events[-1]["outcome"] == "declined"
+    assert not any(e["event"] == "write" for e in events)
+
+
+async def test_human_answers_no_in_the_form(server_env: Any) -> None:
+    async with server_env.client(human=Human("accept", approve=False)) as client:
+        result = await client.call_tool("sync_invoice", {"paymo_invoice_id": INVOICE_ID})
+    assert result.structured_content["status"] == "declined"
+    assert await qbo_invoices(server_env) == []
+
+
+async def approve_in_subprocess(env: Any, approval_id: str) -> subprocess.CompletedProcess[bytes]:
+    """The human, in another process, exactly as the approve_command says."""
+    environment = {**os.environ, "PAYMO_QB_DATA_DIR": str(env.data_dir)}
+    with anyio.fail_after(60):
+        return await anyio.run_process(
+            [sys.executable, "-m", "paymo_qb_mcp.cli", "approve", approval_id, "--yes"],
+            env=environment,
+            check=False,
+        )
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_without_elicitation_a_human_approves_out_of_band(server_env: Any, mode: str) -> None:
+    async with server_env.client(mode=mode) as client:
+        first = await client.call_tool("sync_invoice", {"paymo_invoice_id": INVOICE_ID})
+        assert not first.is_error, first.content
+        pending = first.structured_content
+        assert pending["status"] == "pending_approval"
+        approval_id = pending["approval_id"]
+        assert pending["approve_command"] == f"paymo-qb-mcp approve {approval_id}"
+        assert await qbo_invoices(server_env) == []
+
+        # The agent cannot skip the human: re-calling with the id before approval is refused.
+        early = await client.call_tool(
+            "sync_invoice", {"paymo_invoice_id": INVOICE_ID, "approval_id": approval_id}
+        )
+        assert early.is_error
+        assert "APPROVAL" in early.content[0].text  # type: ignore[union-attr]
+
+        approved = await approve_in_subprocess(server_env, approval_id)
+        assert approved.returncode == 0, approved.stderr
+
+        done = await client.call_tool(
+            "sync_invoice", {"paymo_invoice_id": INVOICE_ID, "approval_id": approval_id}
+        )
+        assert not done.is_error, done.content
+        assert done.structured_content["status"] == "applied"
+        # Single use: the same approval cannot write again.
+        again = await client.call_tool(
+            "sync_invoice", {"paymo_invoice_id": INVOICE_ID, "approval_id": approval_id}
+        )
+    assert [invoice.TotalAmt for invoice in await qbo_invoices(server_env)] == [PAYMO_TOTAL]
+    assert (
+        again.structured_content is None
+        or again.structured_content["status"] in ("unchanged",)
+        or again.is_error
+    )
+    events = audit_events(server_env)
+    granted = [e for e in events if e["event"] == "approval_granted"]
+    assert any((e.get("approval") or {}).get("channel") == "out_of_band" for e in granted)
+
+
+async def test_a_plan_that_changed_after_approval_is_refused(server_env: Any) -> None:
+    async with server_env.client() as client:
+        first = await client.call_tool("sync_invoice", {"paymo_invoice_id": INVOICE_ID})
+        approval_id = first.structured_content["approval_id"]
+        assert (await approve_in_subprocess(server_env, approval_id)).returncode == 0
+
+        # Someone edits the invoice in Paymo after the human approved: the plan no longer hashes the same.
+        async with paymo_client(server_env) as paymo:
+            invoice = await paymo.get_invoice(INVOICE_ID, include=["invoiceitems"])
+            items = [{"id": item.id} for item in invoice.invoiceitems]
+            items[0] = {"id": invoice.invoiceitems[0].id, "price_unit": Decimal("175")}
+            await paymo.update_invoice(INVOICE_ID, {"items": items})
+
+        tampered = await client.call_tool(
+            "sync_invoice", {"paymo_invoice_id": INVOICE_ID, "approval_id": approval_id}
+        )
+    assert tampered.is_error
+    text = tampered.content[0].text  # type: ignore[union-attr]
+    assert "APPROVAL" in text
+    assert "plan changed" in text
+    assert await qbo_invoices(server_env) == []
+    assert any(e.get("outcome") == "approval_refused" for e in audit_events(server_env))
