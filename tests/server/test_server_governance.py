@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mcp import Client
 from server_support import SHIPPED_POLICY, Human, audit_events, qbo_client
 
 from paymo_qb_mcp.quickbooks.models import Invoice
@@ -134,3 +135,31 @@ async def test_bad_arguments_get_a_clear_error(server_env: Any) -> None:
 
 def test_shipped_policy_path_exists() -> None:
     assert Path(SHIPPED_POLICY).is_file()
+
+
+async def test_long_runs_report_progress_and_log_to_the_client(env_factory: Any) -> None:
+    env = env_factory(
+        policy_with("  - name: all writes free\n    when: {operation: write}\n    effect: allow\n")
+    )
+    progress: list[tuple[float, float | None, str | None]] = []
+    logs: list[Any] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    async def on_log(params: Any) -> None:
+        logs.append(params.data)
+
+    async with Client(env.server, mode="legacy", logging_callback=on_log) as client:
+        result = await client.call_tool(
+            "push_expenses",
+            {"date_from": "2026-10-01", "date_to": "2026-11-30"},
+            progress_callback=on_progress,
+        )
+    assert result.structured_content["status"] == "applied", result.content
+    results = result.structured_content["results"]
+    assert len([r for r in results if r["action"] == "create"]) == 5  # the five seeded expenses
+    writes = len([r for r in results if r["action"] != "skip"])  # plus the customer links on the way
+    assert progress[0][0] == 0
+    assert progress[-1][:2] == (writes, writes)
+    assert any("push_expenses: applied" in str(entry) for entry in logs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, DeclinedElicitation
 from mcp.server.mcpserver import Context, Elicit
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import BaseModel, Field
 
 from paymo_qb_mcp.config.policy import Decision, PlanFacts
@@ -375,9 +377,13 @@ async def run_write(
             return finish(**_pending(runtime, prepared), **more(None))
         audit.append("approval_granted", tool=tool, plan_hash=plan.plan_hash, approval=approval_info)
 
+    async def progress(done: int, total: int, message: str) -> None:
+        await ctx.report_progress(done, total, message)
+
     try:
         runtime.write_budget.spend(plan.plan_hash)
-        outcome = await runtime.service.apply(plan)
+        await ctx.report_progress(0, len(plan.writes), f"applying {len(plan.writes)} change(s)")
+        outcome = await runtime.service.apply(plan, progress)
     except PaymoQbError as error:
         audit.append(
             "error",
@@ -407,9 +413,25 @@ async def run_write(
                 ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id},
             )
     status = "applied" if any(item.outcome != "unchanged" for item in outcome.applied) else "unchanged"
+    await client_log(ctx, f"{tool}: {status} ({len(outcome.applied)} change(s), plan {plan.plan_hash[:12]})")
     base = _base(prepared, status)
     base["findings"] = _findings_out(plan, outcome)
     return finish(**base, results=_applied_results(plan, outcome), **more(outcome))
+
+
+async def client_log(ctx: Context, message: str) -> None:
+    """Also tell the client, where it opted in to MCP logging (deprecated in 2026-07-28, still used).
+
+    The server's own record is the audit log and stderr; this is a convenience, so a client that
+    cannot take it never fails the call.
+    """
+    logger.info(message)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await ctx.log("info", message, logger_name="paymo-qb-mcp")
+    except Exception:  # logging must never break a write that already happened
+        logger.debug("the client did not take the log message", exc_info=True)
 
 
 def _request_ids(error: PaymoQbError) -> list[str] | None:
