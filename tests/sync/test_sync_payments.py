@@ -73,7 +73,8 @@ async def enter_qbo_payment(
 
 
 async def plan_and_apply(env: SyncEnv, **arguments: object) -> Plan:
-    plan = await plan_payments(env.ctx, **arguments)  # type: ignore[arg-type]
+    """Plan through the facade the MCP tool calls, then apply; the plan must not be blocked."""
+    plan = await env.service.plan_payments(**arguments)  # type: ignore[arg-type]
     assert not plan.blocked, plan.summary
     outcome = await env.service.apply(plan)
     assert outcome.findings == [], [finding.message for finding in outcome.findings]

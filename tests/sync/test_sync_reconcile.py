@@ -273,3 +273,20 @@ async def test_a_quiet_period_is_clean(sync_env: SyncEnv) -> None:
     )
     assert found.clean
     assert found.summary == "From 2026-06-01 to 2026-06-30 Paymo and QuickBooks agree: nothing to reconcile."
+
+
+async def test_time_and_expenses_pushed_by_their_flows_leave_nothing_to_report(sync_env: SyncEnv) -> None:
+    env = sync_env
+    time = await env.service.plan_time(date_from=OCTOBER_1, date_to=NOVEMBER_30, target="invoice_lines")
+    assert not time.blocked
+    await env.service.apply(time)
+    expenses = await env.service.plan_expenses(date_from=OCTOBER_1, date_to=NOVEMBER_30)
+    assert not expenses.blocked
+    await env.service.apply(expenses)
+
+    found = await env.service.reconciliation_report(date_from=OCTOBER_1, date_to=NOVEMBER_30)
+    assert found.unbilled_time == []
+    assert found.expenses_not_pushed == []
+    # The draft invoices built from time are the counterpart of time entries, not invoices missing in Paymo.
+    assert [d.kind for d in found.invoices] == ["missing_in_quickbooks"] * 5
+    assert found.summary == "From 2026-10-01 to 2026-11-30: 5 invoice differences (5 missing in quickbooks)."

@@ -31,6 +31,7 @@ from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.query import ge, in_, le
 from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
+from paymo_qb_mcp.sync.expenses import EXPENSE_LINK_KIND
 from paymo_qb_mcp.sync.payments import (
     KIND_INVOICE,
     KIND_PAYMENT_TO_PAYMO,
@@ -49,11 +50,10 @@ from paymo_qb_mcp.sync.reports import (
     ReconciliationReport,
     UnbilledTime,
 )
+from paymo_qb_mcp.sync.timesheets import TIME_ENTRY_KIND, TIME_GROUP_KIND
 
-__all__ = ["KIND_EXPENSE", "KIND_TIME_ENTRY", "reconciliation_report"]
+__all__ = ["reconciliation_report"]
 
-KIND_TIME_ENTRY: Final = "time_entry"
-KIND_EXPENSE: Final = "expense"
 _QUERY_CHUNK: Final = 100
 # Paymo matches date+duration entries in time_interval as if they ran from 00:00 UTC of their date, so
 # the request window is a day wider on each side; the local date then decides membership exactly.
@@ -409,6 +409,12 @@ class _InvoiceComparer:
             for payment, _ in applied.values()
         )
 
+    def _made_from_paymo_time(self, row: qbo_models.Invoice) -> bool:
+        """A draft invoice plan_time built from Paymo time: its counterpart is time, not an invoice."""
+        assert row.Id is not None
+        marked = any(found.kind == TIME_GROUP_KIND for found in find_markers(row.PrivateNote))
+        return marked or self.ledger.link_by_qbo(TIME_GROUP_KIND, row.Id) is not None
+
     async def qbo_only(self, ctx: SyncContext, side: _InvoiceSide) -> None:
         """QBO invoices of the period that no Paymo invoice of the period accounts for."""
         known = {invoice.id for invoice in side.paymo}
@@ -428,6 +434,8 @@ class _InvoiceComparer:
                 "qbo_total": _money(row.TotalAmt, currency),
                 "qbo_balance": _money(row.Balance, currency),
             }
+            if not sources and self._made_from_paymo_time(row):
+                continue
             if not sources:
                 self.invoices.append(
                     InvoiceDifference(
@@ -490,7 +498,7 @@ async def _unbilled_time(
         view = _entry_view(entry, tasks, projects, zone)
         if view is not None:
             views.append(view)
-    pushed = {view.id for view in views if ctx.ledger.is_done(KIND_TIME_ENTRY, view.id)}
+    pushed = {view.id for view in views if ctx.ledger.is_done(TIME_ENTRY_KIND, view.id)}
     aggregation = aggregate_time(views, start=date_from, end=date_to, already_pushed=pushed)
     client_ids = sorted({group.key.client_id for group in aggregation.groups if group.key.client_id})
     clients: dict[int, paymo_models.Client] = {}
@@ -565,7 +573,7 @@ async def _expenses_not_pushed(
     gaps: list[ExpenseGap] = []
     for expense in sorted(expenses, key=lambda e: (e.date or dt.date.min, e.id)):
         # Rebilling an expense on a Paymo invoice does not record the cost in QBO, so invoiced ones count.
-        if ctx.ledger.link(KIND_EXPENSE, expense.id) is not None:
+        if ctx.ledger.link(EXPENSE_LINK_KIND, expense.id) is not None:
             continue
         currency = _currency(expense.currency, facts.paymo_currency)
         gaps.append(
