@@ -475,6 +475,11 @@ async def test_a_copied_payment_voided_in_quickbooks_is_reported(sync_env: SyncE
     assert codes(plan) == ["COPIED_PAYMENT_VOIDED"]
     [paymo_payment] = (await paymo_invoice(env, SMITH_1039)).invoicepayments or []
     assert plan.findings[0].record == f"paymo:payment:{paymo_payment.id}"
+    # Once the human deletes the copy in Paymo, both sides agree and nothing is said any more.
+    await env.paymo.delete_invoice_payment(paymo_payment.id)
+    settled = await plan_payments(env.ctx, paymo_invoice_id=SMITH_1039)
+    assert settled.is_noop
+    assert settled.findings == ()
 
 
 async def test_a_paymo_payment_changed_after_its_push_updates_the_quickbooks_payment(

@@ -686,6 +686,8 @@ class _Planner:
     def _voided_after_copy(
         self, synced: _SyncedInvoice, qbo_invoice_id: str, qbo_payments: Sequence[qbo_models.Payment]
     ) -> None:
+        # Only while the copy is still in Paymo: once a human deleted it, there is nothing left to say.
+        present = {str(payment.id) for payment in synced.paymo.invoicepayments or ()}
         for payment in qbo_payments:
             assert payment.Id is not None
             if not is_voided(payment):
@@ -693,7 +695,7 @@ class _Planner:
             done = self.ctx.ledger.done_value(
                 KIND_PAYMENT_TO_PAYMO, payment_done_key(payment.Id, qbo_invoice_id)
             )
-            if done:
+            if done in present:
                 self.warn(
                     "COPIED_PAYMENT_VOIDED",
                     f"QuickBooks payment {payment.Id} was voided after it was recorded in Paymo as payment "
