@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from sync_support import SyncEnv
 
-from conftest import SyncEnv
 from paymo_qb_mcp.domain.keys import marker
 from paymo_qb_mcp.domain.plan import Plan
 from paymo_qb_mcp.errors import ReconciliationError

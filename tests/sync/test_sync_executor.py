@@ -8,8 +8,8 @@ from typing import Any
 
 import anyio
 import pytest
+from sync_support import SyncEnv
 
-from conftest import SyncEnv
 from paymo_qb_mcp.errors import Conflict, ReconciliationError, UpstreamError
 from paymo_qb_mcp.quickbooks.models import Invoice, MemoRef
 from paymo_qb_mcp.quickbooks.query import eq

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from conftest import SyncEnv, fixed_now
+from sync_support import SyncEnv, fixed_now
+
 from paymo_qb_mcp.config.policy import ExpenseTarget, QboRef
 from paymo_qb_mcp.domain.keys import marker
 from paymo_qb_mcp.domain.plan import Plan

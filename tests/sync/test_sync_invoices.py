@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sync_support import SyncEnv, fixed_now
 
-from conftest import SyncEnv, fixed_now
 from paymo_qb_mcp.config.policy import TaxCodeMapping
 from paymo_qb_mcp.domain.keys import marker
 from paymo_qb_mcp.domain.plan import Plan

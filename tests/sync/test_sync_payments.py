@@ -8,8 +8,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from sync_support import SyncEnv
 
-from conftest import SyncEnv
 from paymo_qb_mcp.domain.keys import marker
 from paymo_qb_mcp.domain.plan import Change, Plan
 from paymo_qb_mcp.paymo.models import Invoice as PaymoInvoice

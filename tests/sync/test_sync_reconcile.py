@@ -8,8 +8,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from sync_support import SyncEnv
 
-from conftest import SyncEnv
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.quickbooks.models import Invoice, Line, LinkedTxn, Payment, Ref, SalesItemLineDetail
 from paymo_qb_mcp.sandbox.paymo import seed as paymo_seed

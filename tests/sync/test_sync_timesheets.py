@@ -7,8 +7,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from sync_support import SyncEnv
 
-from conftest import SyncEnv
 from paymo_qb_mcp.domain.keys import find_markers
 from paymo_qb_mcp.domain.plan import Plan
 from paymo_qb_mcp.errors import InputError, ReconciliationError, UpstreamError

@@ -505,6 +505,8 @@ class Mappings(_Strict):
     expense_target: ExpenseTarget | None = None
     service_item: QboRef = QboRef(name="Services")
     purchase_order_vendor: QboRef | None = None
+    # Where payments pushed to QBO are deposited; QBO's default (Undeposited Funds) when unset.
+    payment_deposit_account: QboRef | None = None
     time_activities: TimeActivityDefaults = Field(default_factory=TimeActivityDefaults)
     # Used when a new customer's name is taken by a vendor or employee (QBO 6240): {name} is the
     # wanted name, {n} an attempt number starting at 2.

@@ -29,6 +29,7 @@ __all__ = [
     "EmailAddress",
     "Employee",
     "Estimate",
+    "ExchangeRate",
     "GroupLineDetail",
     "Invoice",
     "Item",
@@ -584,6 +585,17 @@ class PaymentMethod(QboEntity):
     Type: str | None = None
 
 
+class ExchangeRate(QboEntity):
+    """Home-currency units per one ``SourceCurrencyCode`` unit, as of ``AsOfDate`` (read-only here)."""
+
+    entity_name = "ExchangeRate"
+
+    SourceCurrencyCode: str | None = None
+    TargetCurrencyCode: str | None = None
+    Rate: Decimal | None = None
+    AsOfDate: dt.date | None = None
+
+
 class CompanyInfo(QboEntity):
     entity_name = "CompanyInfo"
 
@@ -824,6 +836,7 @@ ENTITY_MODELS: dict[str, type[QboEntity]] = {
         TaxCode,
         TaxRate,
         PaymentMethod,
+        ExchangeRate,
         CompanyInfo,
         Preferences,
         Invoice,

@@ -79,18 +79,6 @@ _HEADER_PATHS: Final = (
 )
 
 
-class _ExchangeRate(qbo_models.QboEntity):
-    """QBO's ExchangeRate: home-currency units per one ``SourceCurrencyCode`` unit as of ``AsOfDate``."""
-
-    # The quickbooks package has no model for it yet; the sync only reads it.
-    entity_name = "ExchangeRate"
-
-    SourceCurrencyCode: str | None = None
-    TargetCurrencyCode: str | None = None
-    Rate: Decimal | None = None
-    AsOfDate: dt.date | None = None
-
-
 @dataclass(frozen=True)
 class InvoicePlan:
     """The plan for one Paymo invoice and the figures a human compares.
@@ -179,7 +167,7 @@ async def exchange_rate(ctx: SyncContext, currency: str, on: dt.date) -> Decimal
     """
     # GUESS: ExchangeRate is queryable by SourceCurrencyCode (the emulator and third-party drivers
     # agree); the date is chosen here rather than with an AsOfDate comparison in the query.
-    rows = await ctx.qbo.query_all(_ExchangeRate, eq("SourceCurrencyCode", currency.upper()))
+    rows = await ctx.qbo.query_all(qbo_models.ExchangeRate, eq("SourceCurrencyCode", currency.upper()))
     usable = [row for row in rows if row.Rate is not None and row.AsOfDate is not None and row.AsOfDate <= on]
     if not usable:
         return None

@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final, Literal
 
-from paymo_qb_mcp.config.policy import QboRef
 from paymo_qb_mcp.domain.keys import add_marker, content_hash, find_markers, marker
 from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
 from paymo_qb_mcp.domain.plan import Change, Finding, Plan, Severity
@@ -162,8 +161,8 @@ class _Planner:
 
     async def deposit_account(self) -> str | None:
         if not self._deposit_resolved:
-            ref = getattr(self.ctx.mappings, _DEPOSIT_MAPPING, None)
-            if isinstance(ref, QboRef):
+            ref = self.ctx.mappings.payment_deposit_account
+            if ref is not None:
                 self._deposit_account = await self.ctx.resolve(
                     qbo_models.Account, ref, purpose=f"mappings.{_DEPOSIT_MAPPING}"
                 )
