@@ -58,6 +58,9 @@ async def test_human_accepts_and_the_invoice_is_written_once(server_env: Any, mo
     assert events[-1]["outcome"] == "applied"
     # One logical call → one tool_call entry, even when the modern era sends two tools/call requests.
     assert kinds.count("tool_call") == 1
+    [call] = [event for event in events if event["event"] == "tool_call"]
+    assert call["details"]["connection"] == "sandbox (test)"
+    assert call["arguments"] == {"paymo_invoice_id": INVOICE_ID, "dry_run": False, "approval_id": None}
     assert verify(server_env.data_dir / "audit.jsonl").ok
 
 

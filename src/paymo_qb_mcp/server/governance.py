@@ -290,7 +290,14 @@ async def run_write(
         audit.append("outcome", tool=tool, plan_hash=plan.plan_hash, outcome=status)
         return result_type(**fields)
 
-    audit.append("tool_call", tool=tool, arguments=prepared.arguments, plan_hash=plan.plan_hash)
+    audit.append(
+        "tool_call",
+        tool=tool,
+        arguments=prepared.arguments,
+        plan_hash=plan.plan_hash,
+        # Sandbox and live runs may share a data directory: say which books this entry is about.
+        details={"connection": runtime.connection_label},
+    )
     audit.append(
         "plan",
         tool=tool,

@@ -502,6 +502,7 @@ async def reconciliation_report(date_from: DateFrom, date_to: DateTo, ctx: Conte
         "tool_call",
         tool="reconciliation_report",
         arguments={"date_from": date_from.isoformat(), "date_to": date_to.isoformat()},
+        details={"connection": runtime.connection_label},
     )
     await ctx.report_progress(0, 1, "reading both systems")
     try:
