@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client
 from server_support import SHIPPED_POLICY, Human, audit_events, qbo_client
 
@@ -163,3 +164,12 @@ async def test_long_runs_report_progress_and_log_to_the_client(env_factory: Any)
     assert progress[0][0] == 0
     assert progress[-1][:2] == (writes, writes)
     assert any("push_expenses: applied" in str(entry) for entry in logs)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_tool_errors_start_with_their_stable_code(server_env: Any, mode: str) -> None:
+    async with server_env.client(mode=mode, human=Human("accept")) as client:
+        blocked = await client.call_tool("sync_invoice", {"paymo_invoice_id": INV_1042})
+        bad_input = await client.call_tool("mark_paid", {})
+    assert blocked.content[0].text.startswith("BLOCKED: ")
+    assert bad_input.content[0].text.startswith("INPUT: ")
