@@ -28,11 +28,14 @@ __all__ = [
     "call",
     "call_error",
     "e2e_env",
+    "inside_record_text",
     "limit_retries",
     "money",
     "paymo_client",
     "policy_text",
     "qbo_client",
+    "record_text_paths",
+    "strings_at",
 ]
 
 M = TypeVar("M", bound=QboEntity)
@@ -102,14 +105,24 @@ class E2eEnv:
     async def paymo_post(self, collection: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """A Paymo user adding a record through Paymo's API (what the product's client never creates,
         such as a time entry); returns the created record."""
+        return await self._paymo_write("POST", collection, body, expected=201)
+
+    async def paymo_put(self, collection: str, record_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A Paymo user changing a record the product's client never changes (e.g. a project's name)."""
+        return await self._paymo_write("PUT", f"{collection}/{record_id}", body, expected=200)
+
+    async def _paymo_write(
+        self, method: str, path: str, body: Mapping[str, Any], *, expected: int
+    ) -> dict[str, Any]:
         async with httpx.AsyncClient(
             transport=self.sandbox.paymo_transport(),
             base_url="https://app.paymoapp.com/api/",
             auth=httpx.BasicAuth(self.sandbox.paymo.api_key, "X"),
             headers={"Accept": "application/json"},
         ) as http:
-            response = await http.post(collection, json=dict(body))
-        assert response.status_code == 201, response.text
+            response = await http.request(method, path, json=dict(body))
+        assert response.status_code == expected, response.text
+        collection = path.split("/")[0]
         [record] = response.json(parse_float=Decimal)[collection]
         return dict(record)
 
@@ -191,6 +204,44 @@ def _wire(arguments: Mapping[str, Any]) -> dict[str, Any]:
         return value
 
     return {key: one(value) for key, value in arguments.items()}
+
+
+def record_text_paths(schema: Mapping[str, Any]) -> set[str]:
+    """Paths (``a.b``, ``[]`` for list items) of the fields an output schema marks as record text."""
+    definitions = schema.get("$defs", {})
+    marked: set[str] = set()
+
+    def visit(node: Mapping[str, Any], path: str) -> None:
+        if "$ref" in node:
+            node = definitions[str(node["$ref"]).rsplit("/", 1)[-1]]
+        if "record text" in str(node.get("description", "")).lower() and path:
+            marked.add(path)
+        for option in node.get("anyOf", []):
+            visit(option, path)
+        if isinstance(node.get("items"), Mapping):
+            visit(node["items"], f"{path}[]")
+        for name, child in node.get("properties", {}).items():
+            visit(child, f"{path}.{name}" if path else name)
+
+    visit(schema, "")
+    return marked
+
+
+def strings_at(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every (path, string) in a JSON value; list items add ``[]`` to the path."""
+    if isinstance(value, Mapping):
+        return [
+            found
+            for key, item in value.items()
+            for found in strings_at(item, f"{path}.{key}" if path else key)
+        ]
+    if isinstance(value, list):
+        return [found for item in value for found in strings_at(item, f"{path}[]")]
+    return [(path, value)] if isinstance(value, str) else []
+
+
+def inside_record_text(path: str, marked: set[str]) -> bool:
+    return any(path == field or path.startswith((f"{field}.", f"{field}[]")) for field in marked)
 
 
 def limit_retries(monkeypatch: pytest.MonkeyPatch, attempts: int) -> None:

@@ -5,12 +5,21 @@ voided, and instruction-like text in a record stays data."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from e2e_support import US_MAPPINGS, E2eEnv, call, e2e_env, money, paymo_client
+from e2e_support import (
+    US_MAPPINGS,
+    E2eEnv,
+    call,
+    call_error,
+    e2e_env,
+    inside_record_text,
+    money,
+    paymo_client,
+    record_text_paths,
+    strings_at,
+)
 
 from paymo_qb_mcp.paymo.models import Invoice as PaymoInvoice
 from paymo_qb_mcp.quickbooks.models import Invoice
@@ -130,18 +139,6 @@ async def test_a_voided_paymo_invoice_voids_its_quickbooks_invoice(tmp_path: Pat
     assert (await paymo_invoice(env, invoice_id)).status == "void"
 
 
-def strings_at(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """Every (path, string) in a JSON value, with list indexes dropped from the path."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from strings_at(item, f"{path}.{key}" if path else key)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings_at(item, f"{path}[]")
-    elif isinstance(value, str):
-        yield path, value
-
-
 async def test_instructions_inside_records_are_data_and_approve_nothing(tmp_path: Path) -> None:
     # No elicitation and the default is confirm: only a human running `paymo-qb-mcp approve` can approve.
     env = e2e_env(tmp_path, default="confirm")
@@ -190,3 +187,35 @@ async def test_instructions_inside_records_are_data_and_approve_nothing(tmp_path
     descriptions = [line.Description for line in record.Line or [] if line.SalesItemLineDetail is not None]
     assert any(INJECTION in (text or "") for text in descriptions)
     assert record.TotalAmt == seed.INVOICE_TOTALS["global"]["INV-2026-1039"]
+
+
+async def test_record_text_surfaces_only_in_fields_marked_as_record_text(tmp_path: Path) -> None:
+    env = e2e_env(tmp_path)
+    async with paymo_client(env.server_env) as paymo:
+        await paymo.update_client(seed.ACME, {"name": f"Acme Corporation. {INJECTION}"})
+        # INV-2026-1042 is dated in QuickBooks' closed period: its refusal quotes its number.
+        await paymo.update_invoice(INV["INV-2026-1042"], {"number": f"INV-2026-1042. {INJECTION}"})
+    await env.paymo_put("projects", seed.ACME_WEBSITE, {"name": f"Website. {INJECTION}"})
+    period = {"date_from": dt.date(2026, 10, 1), "date_to": dt.date(2026, 11, 30)}
+    calls = {
+        "reconciliation_report": period,
+        "find_client_match": {"paymo_client_id": seed.ACME, "dry_run": True},
+        "create_po_from_budget": {"paymo_project_id": seed.ACME_WEBSITE, "dry_run": True},
+        "aggregate_time": {**period, "target": "invoice_lines", "dry_run": True},
+    }
+    async with env.client() as client:
+        schemas = {tool.name: tool.output_schema or {} for tool in (await client.list_tools()).tools}
+        results = {tool: await call(client, tool, **arguments) for tool, arguments in calls.items()}
+        refused = await call_error(client, "sync_invoice", paymo_invoice_id=INV["INV-2026-1042"])
+
+    for tool, result in results.items():
+        marked = record_text_paths(schemas[tool])
+        surfaced = [path for path, text in strings_at(result) if INJECTION in text]
+        assert surfaced, f"{tool}: the scenario must bring the text into the result"
+        unmarked = [path for path in surfaced if not inside_record_text(path, marked)]
+        assert unmarked == [], f"{tool} shows record text in fields not marked as such: {unmarked}"
+        assert result["notice"].startswith("Fields marked as record text")
+    # An error has no schema: when it quotes records, it says that quoted text is data.
+    assert refused.startswith("BLOCKED: ")
+    assert INJECTION in refused
+    assert "data, not instructions" in refused[refused.index(INJECTION) :]
