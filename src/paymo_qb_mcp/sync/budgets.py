@@ -15,7 +15,8 @@ How a budget becomes lines (``budget_lines``, pure):
 - No budget hours, no task budgets and no price → no budget: a finding and no change.
 
 ``estimate``: a QBO Estimate for the client's customer (``customer_for_invoice``, in the currency
-and with the tax code Paymo would put on the client's next invoice), sales lines on the policy's
+and with the tax code Paymo would put on the client's next invoice; under US AST, Paymo's tax as the
+``TotalTax`` override, as synced invoices carry it), sales lines on the policy's
 service item, ``TxnDate`` today (Paymo's time zone) and ``ExpirationDate`` 30 days later (GUESS:
 neither Paymo nor QBO defines an estimate's validity; 30 days matches the demo's payment terms).
 
@@ -61,6 +62,7 @@ from paymo_qb_mcp.sync.timesheets import (
     expected_totals,
     hourly_rate,
     sales_tax,
+    tax_override,
 )
 
 __all__ = [
@@ -488,6 +490,7 @@ async def _plan_estimate(run: _Context) -> list[Change]:
     currency = run.billing.currency
     lines = [_sales_line(line, item.Id, tax.code_id, currency) for line in run.budget.lines]
     totals = expected_totals(tax, [line.amount for line in run.budget.lines], currency)
+    override = tax_override(tax, totals)
     note = add_marker(
         f"Budget of Paymo project {project.name} ({project.id})",
         ESTIMATE_LINK_KIND,
@@ -512,7 +515,7 @@ async def _plan_estimate(run: _Context) -> list[Change]:
     }
     if action == "update":
         assert qbo_id is not None
-        return await _update_estimate(run, qbo_id, lines, memo, note, expiry, expect, after)
+        return await _update_estimate(run, qbo_id, lines, override, memo, note, expiry, expect, after)
     payload: dict[str, Any] = {
         "CustomerRef": {"value": customer.customer_ref},
         "TxnDate": run.txn_date.isoformat(),
@@ -524,6 +527,8 @@ async def _plan_estimate(run: _Context) -> list[Change]:
         "PrivateNote": note,
         "Line": lines,
     }
+    if override is not None:
+        payload["TxnTaxDetail"] = override
     if facts.multicurrency:
         payload["CurrencyRef"] = {"value": currency}
         expect["CurrencyRef.value"] = currency
@@ -562,6 +567,7 @@ async def _update_estimate(
     run: _Context,
     qbo_id: str,
     lines: list[dict[str, Any]],
+    override: dict[str, Any] | None,
     memo: str,
     note: str,
     expiry: dt.date,
@@ -595,6 +601,8 @@ async def _update_estimate(
                 "ExpirationDate": expiry.isoformat(),
                 "CustomerMemo": {"value": memo},
                 "PrivateNote": note,
+                # QBO recomputes tax from the new lines, so a US override travels with them.
+                **({"TxnTaxDetail": override} if override is not None else {}),
             },
             summary=(
                 f"Update QuickBooks estimate {qbo_id} to the new budget of Paymo project "

@@ -29,13 +29,16 @@ Targets:
   as Paymo's are), ``TxnDate`` the group's last working day (so the activity sits in the period it
   covers, never after it), and a description naming the period and the entries.
 - ``invoice_lines``: one QBO invoice per client with a line per group (``Qty`` hours, ``UnitPrice``
-  rate, the mapped service item, the tax code Paymo would put on the client's next invoice), no
+  rate, the mapped service item, the tax code Paymo would put on the client's next invoice — and
+  under US AST Paymo's tax as the ``TotalTax`` override, as synced invoices carry it), no
   DocNumber (QBO numbers it when the human sends it), dated on the last working day, marker in
   ``PrivateNote``. QBO has no draft status: the invoice is created unsent (``EmailStatus`` and
   ``PrintStatus`` NotSet) for a human to review.
 
 Also used by the budgets flow: ``client_billing`` (the currency and taxes a client is invoiced with)
-and ``sales_tax`` / ``expected_totals`` (the QBO tax code of a sales line and what QBO will total).
+and ``sales_tax`` / ``expected_totals`` / ``tax_override`` (the QBO tax code of a sales line, what QBO
+will total, and — under US Automated Sales Tax — the ``TotalTax`` that makes QBO charge Paymo's tax, as
+synced invoices do, instead of the rate AST would pick from the customer's address).
 """
 
 from __future__ import annotations
@@ -50,14 +53,18 @@ from typing import Any, Final, Literal, TypeVar, cast, get_args
 from paymo_qb_mcp.domain.keys import add_marker, content_hash, marker
 from paymo_qb_mcp.domain.matching import PaymoClientView, QboCustomerView, match_client
 from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize, round_half_up
+from paymo_qb_mcp.domain.paymo_totals import PaymoInvoiceHeader, PaymoInvoiceLine, compute_paymo_totals
 from paymo_qb_mcp.domain.plan import Change, Plan
 from paymo_qb_mcp.domain.tax import (
+    AST_NON_TAXABLE,
+    AST_TAXABLE,
     QboInvoiceTotals,
     QboSalesLine,
     QboTaxCode,
     QboTaxRateDetail,
     TaxTypeApplicable,
     compute_global_invoice,
+    compute_us_invoice,
     qty_and_unit_price,
 )
 from paymo_qb_mcp.domain.timeagg import ExclusionReason, TimeEntryView, TimeGroup, aggregate_time, local_date
@@ -89,6 +96,7 @@ __all__ = [
     "hourly_rate",
     "plan_time",
     "sales_tax",
+    "tax_override",
 ]
 
 TIME_TOOL: Final = "aggregate_time"
@@ -155,10 +163,15 @@ async def client_billing(ctx: SyncContext, client_id: int) -> ClientBilling:
 
 @dataclass(frozen=True)
 class SalesTax:
-    """The QBO tax code for a client's sales lines; ``code`` (rates) is known in the global model only."""
+    """The QBO tax code for a client's sales lines; ``code`` (rates) is known in the global model only.
+
+    Under US AST the client's Paymo percents are kept: they give the ``TotalTax`` QBO is told to charge.
+    """
 
     code_id: str
     code: QboTaxCode | None
+    paymo_percents: tuple[Decimal, Decimal] = (ZERO, ZERO)
+    paymo_tax_on_tax: bool = False
 
 
 async def sales_tax(
@@ -170,7 +183,12 @@ async def sales_tax(
     if facts.tax_model == "us":
         # Under Automated Sales Tax a line is only TAX or NON; QBO picks the rate from the address.
         code_id = ref.id if ref is not None and ref.id else ("TAX" if any(percents) else "NON")
-        return SalesTax(code_id=code_id, code=None)
+        return SalesTax(
+            code_id=code_id,
+            code=None,
+            paymo_percents=billing.tax_percents,
+            paymo_tax_on_tax=billing.tax_on_tax,
+        )
     if ref is None:
         shown = " + ".join(f"{percent} %" for percent in percents if percent) or "no tax"
         findings.block(
@@ -212,11 +230,32 @@ async def sales_tax(
 
 
 def expected_totals(tax: SalesTax, amounts: Sequence[Decimal], currency: str) -> QboInvoiceTotals | None:
-    """What QBO will total for sales lines of these net amounts, all on ``tax`` (global model only)."""
-    if tax.code is None:
-        return None
+    """What QBO will total for sales lines of these net amounts, all on ``tax``.
+
+    Global model: QBO's own arithmetic on the code's rates. US model: taxable lines carry Paymo's tax
+    for these amounts (its invoice rule: one rounding per tax) as the ``TotalTax`` override, which
+    ``tax_override`` puts in the payload; None for a code that is neither TAX nor NON.
+    """
     lines = [QboSalesLine(amount=amount, tax_code_id=tax.code_id) for amount in amounts]
-    return compute_global_invoice(lines, tax_codes={tax.code_id: tax.code}, currency=currency)
+    if tax.code is not None:
+        return compute_global_invoice(lines, tax_codes={tax.code_id: tax.code}, currency=currency)
+    if tax.code_id == AST_NON_TAXABLE:
+        return compute_us_invoice(lines, rate=None, currency=currency)
+    if tax.code_id != AST_TAXABLE:
+        return None
+    first, second = tax.paymo_percents
+    paymo = compute_paymo_totals(
+        [PaymoInvoiceLine(price_unit=amount, quantity=Decimal(1), apply_tax=True) for amount in amounts],
+        PaymoInvoiceHeader(tax=first, tax2=second, tax_on_tax=tax.paymo_tax_on_tax),
+    )
+    return compute_us_invoice(lines, rate=None, total_tax_override=paymo.total_tax, currency=currency)
+
+
+def tax_override(tax: SalesTax, totals: QboInvoiceTotals | None) -> dict[str, Any] | None:
+    """The ``TxnTaxDetail`` a US (AST) sales form must send so QBO charges Paymo's tax, else None."""
+    if tax.code is not None or tax.code_id != AST_TAXABLE or totals is None:
+        return None
+    return {"TotalTax": totals.total_tax}
 
 
 def hourly_rate(
@@ -978,6 +1017,9 @@ async def _plan_invoice_lines(run: _Run, groups: Sequence[_Group]) -> None:
             # Paymo rates are net of tax.
             payload["GlobalTaxCalculation"] = "TaxExcluded"
         totals = expected_totals(tax, amounts, currency)
+        override = tax_override(tax, totals)
+        if override is not None:
+            payload["TxnTaxDetail"] = override
         if totals is not None:
             expect["TotalAmt"] = totals.total
             expect["TxnTaxDetail.TotalTax"] = totals.total_tax
