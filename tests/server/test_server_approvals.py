@@ -104,7 +104,10 @@ async def test_without_elicitation_a_human_approves_out_of_band(server_env: Any,
         pending = first.structured_content
         assert pending["status"] == "pending_approval"
         approval_id = pending["approval_id"]
-        assert pending["approve_command"] == f"paymo-qb-mcp approve {approval_id}"
+        # The data directory is not the default one here, so the command names it.
+        assert pending["approve_command"] == (
+            f"PAYMO_QB_DATA_DIR={server_env.data_dir} paymo-qb-mcp approve {approval_id}"
+        )
         assert await qbo_invoices(server_env) == []
 
         # The agent cannot skip the human: re-calling with the id before approval is refused.

@@ -173,3 +173,12 @@ async def test_tool_errors_start_with_their_stable_code(server_env: Any, mode: s
         bad_input = await client.call_tool("mark_paid", {})
     assert blocked.content[0].text.startswith("BLOCKED: ")
     assert bad_input.content[0].text.startswith("INPUT: ")
+
+
+def test_the_approve_command_names_a_non_default_data_dir(tmp_path: Path) -> None:
+    from paymo_qb_mcp.config.settings import default_data_dir
+    from paymo_qb_mcp.server.governance import approve_command
+
+    assert approve_command("apr_ABC123", default_data_dir()) == "paymo-qb-mcp approve apr_ABC123"
+    odd = tmp_path / "my data"
+    assert approve_command("apr_ABC123", odd) == f"PAYMO_QB_DATA_DIR='{odd}' paymo-qb-mcp approve apr_ABC123"

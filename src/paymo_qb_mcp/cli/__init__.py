@@ -40,7 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = args.handler
-    result: int = handler(args)
+    try:
+        result: int = handler(args)
+    except BrokenPipeError:
+        # `paymo-qb-mcp ... | head` closed the pipe: stop quietly, as Unix tools do.
+        sys.stderr.close()
+        return 141
     return result
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
+import shlex
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, DeclinedElicitation
@@ -24,6 +26,7 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import BaseModel, Field
 
 from paymo_qb_mcp.config.policy import Decision, PlanFacts
+from paymo_qb_mcp.config.settings import default_data_dir
 from paymo_qb_mcp.domain.plan import Change, Plan
 from paymo_qb_mcp.errors import ApprovalError, PaymoQbError, PolicyDenied
 from paymo_qb_mcp.server.outputs import ChangeOut, FindingOut, RecordResult, WriteResult
@@ -458,6 +461,15 @@ def _human_label() -> str:
         return "client-user via elicitation"
 
 
+def approve_command(approval_id: str, data_dir: Path) -> str:
+    """The command the human runs; it names the data directory when it is not the default one,
+    because `approve` must open the same approvals store as this server."""
+    command = f"paymo-qb-mcp approve {approval_id}"
+    if data_dir.resolve() != default_data_dir().resolve():
+        command = f"PAYMO_QB_DATA_DIR={shlex.quote(str(data_dir))} {command}"
+    return command
+
+
 def _pending(runtime: Runtime, prepared: Prepared) -> dict[str, Any]:
     plan = prepared.plan
     expires_at = runtime.now() + runtime.policy.approvals.expire_after
@@ -470,7 +482,7 @@ def _pending(runtime: Runtime, prepared: Prepared) -> dict[str, Any]:
         expires_at,
         details={"changes": [change.summary for change in plan.writes]},
     )
-    command = f"paymo-qb-mcp approve {approval.id}"
+    command = approve_command(approval.id, runtime.data_dir)
     runtime.audit.append(
         "approval_requested",
         tool=prepared.tool,

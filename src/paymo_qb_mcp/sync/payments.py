@@ -483,7 +483,8 @@ class _Planner:
             self.warn(
                 "CLOSED_PERIOD",
                 f"{label} is dated {txn_date}, in QuickBooks' closed period (books closed through {close}); "
-                "QuickBooks would refuse it (6200): re-date it in Paymo or reopen the period",
+                "QuickBooks would refuse it (6210, Account Period Closed): re-date it in Paymo or reopen "
+                "the period",
                 record,
                 severity="blocker",
             )
