@@ -7,13 +7,13 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from paymo_qb_mcp.config.policy import Policy, load_policy
 from paymo_qb_mcp.config.settings import Settings
-from paymo_qb_mcp.errors import ConfigError
+from paymo_qb_mcp.errors import ConfigError, PaymoQbError
 from paymo_qb_mcp.net.ratelimit import UnlimitedLimiter
 from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider
 from paymo_qb_mcp.server.runtime import Connection, Runtime, open_runtime
@@ -32,12 +32,12 @@ class Target:
     policy: Policy
     policy_path: Path
     data_dir: Path
-    known_secrets: tuple[str, ...]
+    known_secrets: tuple[str, ...] = field(repr=False)
 
 
 def live_connection(settings: Settings) -> Connection:
     """Real accounts: the Paymo key and QBO tokens from the environment or what `auth` stored."""
-    from paymo_qb_mcp.cli.auth_cmd import open_store, qbo_token_provider
+    from paymo_qb_mcp.cli.auth_cmd import open_store, qbo_token_provider, resolve_oauth_app
 
     store = open_store(settings)
     paymo_key = settings.paymo_api_key.get_secret_value() if settings.paymo_api_key else None
@@ -61,6 +61,16 @@ def live_connection(settings: Settings) -> Connection:
         if settings.qbo_access_token is not None
         else qbo_token_provider(settings, store, realm_id)
     )
+    # What only the credential store knows is masked by value in the audit log and approvals too.
+    stored_secrets: list[str] = []
+    if settings.qbo_access_token is None:
+        app = resolve_oauth_app(settings, store, settings.qbo_environment)
+        try:
+            saved = store.load_qbo_tokens(realm_id)
+        except PaymoQbError:
+            saved = None  # the token provider reports a damaged record on first use, with its fix
+        stored_secrets += [app.client_secret] if app is not None else []
+        stored_secrets += [saved.access_token, saved.refresh_token] if saved is not None else []
     return Connection(
         paymo_base_url=settings.paymo_base_url,
         paymo_api_key=paymo_key,
@@ -68,6 +78,7 @@ def live_connection(settings: Settings) -> Connection:
         qbo_realm_id=realm_id,
         qbo_tokens=tokens,
         label=f"live ({settings.qbo_environment})",
+        known_secrets=tuple(stored_secrets),
     )
 
 

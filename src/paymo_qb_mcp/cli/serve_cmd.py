@@ -76,4 +76,16 @@ def _build(args: argparse.Namespace) -> tuple[Any, bool]:
         public_url=f"http://{args.host}:{args.port}",
         log_level=args.log_level,
     )
+    # After the server is built: it may add a log handler of its own when none is configured yet.
+    _redact_logs((*target.known_secrets, connection.paymo_api_key, *connection.known_secrets))
     return server, http
+
+
+def _redact_logs(known_secrets: tuple[str, ...]) -> None:
+    """Every line the server writes to stderr loses its secrets: the configured values wherever they
+    appear (an agent may paste one into an argument that ends up in a URL), and any credential shape."""
+    from paymo_qb_mcp.net.redact import RedactingFilter
+
+    log_filter = RedactingFilter(known_secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(log_filter)

@@ -17,11 +17,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from paymo_qb_mcp.domain.secrets import redact_url
 from paymo_qb_mcp.errors import ConfigError
 
 __all__ = [
@@ -79,8 +81,15 @@ def shipped_policy_path() -> Path:
 
 def _http_url(variable: str, value: str) -> str:
     stripped = value.strip().rstrip("/")
+    # Messages quote the value redacted: a URL may carry a key before the @ or in its query.
     if not stripped.startswith(("https://", "http://")) or len(stripped.split("://", 1)[1]) == 0:
-        raise ValueError(f"{variable} must be an http(s) URL, got {value!r}")
+        raise ValueError(f"{variable} must be an http(s) URL, got {redact_url(value)!r}")
+    if "@" in urlsplit(stripped).netloc:
+        # httpx logs every request URL in full, user-info included; credentials have their own variables.
+        raise ValueError(
+            f"{variable} must not carry credentials (user:password@), got {redact_url(value)!r}; "
+            "set the key or token in its own variable instead"
+        )
     return stripped
 
 
@@ -157,7 +166,7 @@ class Settings(BaseSettings):
             return None
         url = _http_url("QBO_BASE_URL", value)
         if "/v3" in url:
-            raise ValueError(f"QBO_BASE_URL must stop before /v3/company/..., got {value!r}")
+            raise ValueError(f"QBO_BASE_URL must stop before /v3/company/..., got {redact_url(value)!r}")
         return url
 
     @field_validator("qbo_redirect_uri")

@@ -15,12 +15,15 @@ from paymo_qb_mcp import __version__
 from paymo_qb_mcp.errors import RequestInfo, Transient
 from paymo_qb_mcp.net import jsonwire
 from paymo_qb_mcp.net.ratelimit import RateLimiter
-from paymo_qb_mcp.net.redact import redact_headers, redact_text, redact_url
+from paymo_qb_mcp.net.redact import RedactingFilter, redact_headers, redact_text, redact_url
 from paymo_qb_mcp.net.retry import RetryPolicy, decide_retry, parse_retry_after
 
 __all__ = ["DEFAULT_REQUEST_ID_HEADERS", "USER_AGENT", "HttpService", "Sleep", "request_info"]
 
 logger = logging.getLogger(__name__)
+# httpx logs every request URL in full at INFO (user-info and query included); its lines get the same
+# masking as ours.
+logging.getLogger("httpx").addFilter(RedactingFilter())
 
 USER_AGENT = f"paymo-qb-mcp/{__version__} (+https://github.com/paymo-qb-mcp/paymo-qb-mcp)"
 # intuit_tid is QBO's transaction id for support tickets; Paymo documents none, X-Request-Id is the

@@ -3,6 +3,7 @@ of secret names and shapes in `paymo_qb_mcp.domain.secrets`."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -11,7 +12,15 @@ import httpx
 from paymo_qb_mcp.domain import secrets
 from paymo_qb_mcp.domain.secrets import MASK, KnownSecrets
 
-__all__ = ["MASK", "is_sensitive_name", "redact_headers", "redact_json", "redact_text", "redact_url"]
+__all__ = [
+    "MASK",
+    "RedactingFilter",
+    "is_sensitive_name",
+    "redact_headers",
+    "redact_json",
+    "redact_text",
+    "redact_url",
+]
 
 
 def is_sensitive_name(name: str) -> bool:
@@ -49,3 +58,27 @@ def redact_text(text: str, known_secrets: KnownSecrets | Iterable[str] = ()) -> 
 def redact_json(value: Any) -> Any:
     """A deep copy of a JSON-like value with values under secret names masked and every string redacted."""
     return secrets.redact_json(value)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in every record it passes: the message with its arguments
+    filled in, and any traceback. Attach it to a handler (it then sees every logger's records) or to a
+    logger that prints what it should not, such as httpx, which logs each request URL in full."""
+
+    def __init__(self, known_secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._known = KnownSecrets(known_secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = secrets.redact_text(message, self._known)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # Rendered now, so the handler's formatter prints this redacted text and not its own.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = secrets.redact_text(record.exc_text, self._known)
+        if record.stack_info:
+            record.stack_info = secrets.redact_text(record.stack_info, self._known)
+        return True

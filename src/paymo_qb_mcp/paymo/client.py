@@ -13,6 +13,7 @@ import anyio
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from paymo_qb_mcp.domain.secrets import KnownSecrets
 from paymo_qb_mcp.errors import (
     AuthError,
     DataError,
@@ -85,6 +86,8 @@ class PaymoClient:
         key = secret.get_secret_value()
         if not key.strip():
             raise InputError("the Paymo API key is empty; set PAYMO_API_KEY", field_name="api_key")
+        # Masked by value in error details: a gateway or error page may quote the key back.
+        self._own_secrets = KnownSecrets((key,))
         if limiter is None:
             # One pacer per key for the whole process: every client of the same account shares it. It
             # keeps real time: an injected `sleep` belongs to this client, the pacer outlives it.
@@ -389,7 +392,7 @@ class PaymoClient:
     def _error_for(self, response: httpx.Response) -> PaymoQbError:
         status = response.status_code
         info = self._http.request_info(response.request, response)
-        detail = _error_detail(response)
+        detail = _error_detail(response, self._own_secrets)
         where = f"Paymo {info.method} {info.url} answered {status}: {detail}"
         common: dict[str, Any] = {"service": SERVICE, "status": status, "detail": detail, "request": info}
         if status == 401:
@@ -471,15 +474,15 @@ def _shape_error(exc: ValidationError, model: type[PaymoModel], what: str) -> Da
     )
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(response: httpx.Response, own_secrets: KnownSecrets) -> str:
     # Paymo's error body is {"message": "..."}; anything else is summarised, never echoed in full.
     try:
         body = jsonwire.loads(response.content) if response.content else None
     except DataError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"].strip():
-        return redact_text(body["message"].strip())[:_ERROR_BODY_LIMIT]
+        return redact_text(body["message"].strip(), own_secrets)[:_ERROR_BODY_LIMIT]
     text = response.text.strip() if response.content else ""
     if text and not text.startswith("<"):
-        return redact_text(text)[:_ERROR_BODY_LIMIT]
+        return redact_text(text, own_secrets)[:_ERROR_BODY_LIMIT]
     return response.reason_phrase or f"HTTP {response.status_code}"

@@ -31,6 +31,7 @@ from paymo_qb_mcp.errors import (
     Transient,
     UpstreamError,
 )
+from paymo_qb_mcp.net.redact import redact_url
 
 __all__ = [
     "ACCOUNTING_SCOPE",
@@ -418,7 +419,7 @@ def _error_code(exc: Any) -> str | None:
 def _request_info(exc: Any) -> RequestInfo:
     response = getattr(exc, "response", None)
     request = getattr(response, "request", None)
-    url = str(getattr(request, "url", "") or "")
+    url = redact_url(str(getattr(request, "url", "") or ""))
     method = str(getattr(request, "method", "") or "POST")
     return RequestInfo(method=method, url=url, upstream_request_id=exc.intuit_tid)
 

@@ -17,7 +17,7 @@ from paymo_qb_mcp.errors import RateLimitedLocally
 from paymo_qb_mcp.net.ratelimit import RateLimiter
 from paymo_qb_mcp.paymo.client import PaymoClient
 from paymo_qb_mcp.quickbooks.client import QboClient
-from paymo_qb_mcp.quickbooks.tokens import TokenProvider
+from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider, TokenProvider
 from paymo_qb_mcp.store.approvals import ApprovalStore
 from paymo_qb_mcp.store.audit import AuditLog
 from paymo_qb_mcp.store.ledger import Ledger
@@ -73,7 +73,7 @@ class Connection:
     """How to reach both services: URLs, credentials, and (for the sandbox and tests) transports."""
 
     paymo_base_url: str
-    paymo_api_key: str
+    paymo_api_key: str = field(repr=False)
     qbo_base_url: str
     qbo_realm_id: str
     qbo_tokens: TokenProvider
@@ -87,6 +87,18 @@ class Connection:
     # exist; it keeps its ledger in a directory of its own for its lifetime (approvals and audit
     # stay in the data directory, shared with the `approve` command).
     ledger_dir: Path | None = None
+    # Other credentials behind this connection (e.g. the Intuit client secret and the tokens the
+    # credential store held at start): the audit log and approvals mask them by value.
+    known_secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    async def secret_values(self) -> tuple[str, ...]:
+        """Every credential this connection is known to carry, for redaction by value."""
+        values = [self.paymo_api_key, *self.known_secrets]
+        if isinstance(self.qbo_tokens, StaticTokenProvider):
+            # A fixed token costs no I/O to ask for; a refreshing provider's tokens change over time and
+            # are masked by their shape instead.
+            values.append(await self.qbo_tokens.access_token())
+        return tuple(values)
 
 
 @dataclass
@@ -114,7 +126,12 @@ async def open_runtime(
     data_dir: Path,
     known_secrets: tuple[str, ...] = (),
 ) -> AsyncIterator[Runtime]:
-    """Open both clients and the stores for the lifetime of a server (or one in-process client)."""
+    """Open both clients and the stores for the lifetime of a server (or one in-process client).
+
+    ``known_secrets`` (the settings' secrets) and the connection's own credentials are masked by value
+    wherever they would reach the audit log or the approvals store.
+    """
+    known_secrets = (*known_secrets, *await connection.secret_values())
     async with AsyncExitStack() as stack:
         paymo = await stack.enter_async_context(
             PaymoClient(
