@@ -536,3 +536,29 @@ async def test_oauth_connection_is_checked_refreshed_and_revocation_reported(
     assert revoked.status == "FAIL"
     assert "Run `paymo-qb-mcp auth quickbooks` again" in revoked.detail
     assert revoked.fix == "run `paymo-qb-mcp auth quickbooks`"
+
+
+async def test_mappings_whose_id_and_name_disagree_or_name_unknown_workers_fail(
+    connected_env: Path,
+    tmp_path: Path,
+    paymo_transport: httpx.AsyncBaseTransport,
+    qbo_transport: httpx.AsyncBaseTransport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy = tmp_path / "mixed.yaml"
+    policy.write_text(
+        "version: 1\nmappings:\n  tax:\n    exempt_code: {id: '3', name: Exempt}\n    codes:\n"
+        "      - {paymo_percents: ['5'], qbo_tax_code: {id: '2', name: GST}}\n"
+        "  payment_deposit_account: {name: Petty Cash}\n"
+        "  time_activities:\n    users: {3: {name: Chloé Gagnon}}\n"
+    )
+    monkeypatch.setenv("PAYMO_QB_POLICY", str(policy))
+    result = by_check(await run_checks(paymo_transport=paymo_transport, qbo_transport=qbo_transport))[
+        "policy mappings"
+    ]
+    assert result.status == "FAIL"
+    assert result.detail == (
+        "tax code for 5% 'GST' (Id 2) is named 'GST/QST QC - 9.975', not 'GST', in QuickBooks; "
+        "payment deposit account 'Petty Cash' is missing in QuickBooks; "
+        "time activity worker for Paymo user 3 'Chloé Gagnon' is missing in QuickBooks"
+    )

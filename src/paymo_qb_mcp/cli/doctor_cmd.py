@@ -22,7 +22,16 @@ if TYPE_CHECKING:
 
     from paymo_qb_mcp.config.policy import Policy, QboRef
     from paymo_qb_mcp.config.settings import Settings
-    from paymo_qb_mcp.quickbooks import Account, CompanyInfo, Item, Preferences, TaxCode, TaxRate, Vendor
+    from paymo_qb_mcp.quickbooks import (
+        Account,
+        CompanyInfo,
+        Employee,
+        Item,
+        Preferences,
+        TaxCode,
+        TaxRate,
+        Vendor,
+    )
     from paymo_qb_mcp.quickbooks.tokens import TokenProvider
     from paymo_qb_mcp.store.tokens import CredentialStore
 
@@ -114,6 +123,7 @@ class QboLists:
     accounts: list[Account] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     vendors: list[Vendor] = field(default_factory=list)
+    employees: list[Employee] = field(default_factory=list)
 
 
 class Doctor:
@@ -569,6 +579,9 @@ def _resolve(ref: QboRef, candidates: Sequence[Any]) -> str:
             n.casefold() for n in (_display_name(record), getattr(record, "FullyQualifiedName", None)) if n
         }
         if (ref.id and record.Id == ref.id) or (not ref.id and ref.name and ref.name.casefold() in names):
+            if ref.id and ref.name and ref.name.casefold() not in names:
+                # Both given but they disagree: the id would be used, probably not what was meant.
+                return f"named {_display_name(record)!r}, not {ref.name!r},"
             return "inactive" if record.Active is False else "found"
     return "missing"
 
@@ -598,6 +611,13 @@ def _mapping_references(policy: Policy, lists: QboLists) -> list[MappingReferenc
         references.append(("expense vendor", target.vendor, lists.vendors, always))
     if mappings.purchase_order_vendor is not None:
         references.append(("purchase order vendor", mappings.purchase_order_vendor, lists.vendors, always))
+    if mappings.payment_deposit_account is not None:
+        references.append(
+            ("payment deposit account", mappings.payment_deposit_account, lists.accounts, always)
+        )
+    workers = lists.employees if mappings.time_activities.name_of == "Employee" else lists.vendors
+    for user_id, ref in mappings.time_activities.users.items():
+        references.append((f"time activity worker for Paymo user {user_id}", ref, workers, always))
     references.append(
         ("service item", mappings.service_item, lists.items, lambda fields: "service_item" in fields)
     )
@@ -613,8 +633,8 @@ def _mapping_references(policy: Policy, lists: QboLists) -> list[MappingReferenc
 
 
 async def fetch_lists(qbo: Any) -> QboLists:
-    """Tax codes and rates, accounts, items and vendors, inactive ones included."""
-    from paymo_qb_mcp.quickbooks import Account, Item, TaxCode, TaxRate, Vendor, in_
+    """Tax codes and rates, accounts, items, vendors and employees, inactive ones included."""
+    from paymo_qb_mcp.quickbooks import Account, Employee, Item, TaxCode, TaxRate, Vendor, in_
 
     everything = in_("Active", [True, False])
     return QboLists(
@@ -623,6 +643,7 @@ async def fetch_lists(qbo: Any) -> QboLists:
         accounts=await qbo.query_all(Account, everything),
         items=await qbo.query_all(Item, everything),
         vendors=await qbo.query_all(Vendor, everything),
+        employees=await qbo.query_all(Employee, everything),
     )
 
 
