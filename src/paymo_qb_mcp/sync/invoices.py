@@ -29,7 +29,7 @@ from paymo_qb_mcp.domain.keys import (
     find_markers,
     marker,
 )
-from paymo_qb_mcp.domain.money import ZERO, normalize_currency
+from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
 from paymo_qb_mcp.domain.paymo_totals import PaymoInvoiceHeader, PaymoInvoiceLine
 from paymo_qb_mcp.domain.plan import Change, Finding, Plan
 from paymo_qb_mcp.domain.tax import (
@@ -208,6 +208,7 @@ async def plan_invoice(ctx: SyncContext, paymo_invoice_id: int) -> InvoicePlan:
 
     hash_now = invoice_content_hash(invoice)
     if existing is not None and link is not None and link.content_hash == hash_now:
+        _note_quickbooks_edits(invoice, existing, paymo_total, currency, draft, record)
         draft.changes.append(
             Change(
                 action="skip",
@@ -241,6 +242,41 @@ async def plan_invoice(ctx: SyncContext, paymo_invoice_id: int) -> InvoicePlan:
         _plan_update(invoice, built, hash_now, existing, link, facts, draft)
     qbo_total = built.mapping.expected.total if built.mapping.expected is not None else paymo_total
     return _result(draft, paymo_total, qbo_total, existing, currency)
+
+
+def _note_quickbooks_edits(
+    invoice: paymo_models.Invoice,
+    existing: qbo_models.Invoice,
+    paymo_total: Decimal,
+    currency: str,
+    draft: _Draft,
+    record: str,
+) -> None:
+    """An unchanged Paymo invoice whose QBO copy no longer shows its total was edited or voided in QBO.
+
+    Nothing is written (the sync pushes Paymo's changes, it does not undo a bookkeeper's), but the skip
+    says so, so the difference reconciliation_report lists is explained where the agent acts on it.
+    """
+    shown = existing.DocNumber or existing.Id
+    if _is_voided(existing):
+        draft.warn(
+            "VOIDED_IN_QUICKBOOKS",
+            f"QuickBooks invoice {shown} was voided in QuickBooks after the sync while Paymo invoice "
+            f"{invoice.number} is still live; nothing is written: void it in Paymo too, or remove the link "
+            "to post it as a new invoice",
+            record,
+        )
+        return
+    qbo_total = existing.TotalAmt if existing.TotalAmt is not None else ZERO
+    if quantize(qbo_total, currency) != quantize(paymo_total, currency):
+        draft.warn(
+            "CHANGED_IN_QUICKBOOKS",
+            f"QuickBooks invoice {shown} totals {currency} {qbo_total} but Paymo invoice {invoice.number} "
+            f"{paymo_total}: it was changed in QuickBooks after the sync. Paymo's invoice is unchanged, so "
+            "nothing is written (a QuickBooks edit is never undone unasked): correct it in QuickBooks, or "
+            "change the Paymo invoice to sync Paymo's version again",
+            record,
+        )
 
 
 def _result(
