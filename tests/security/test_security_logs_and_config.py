@@ -88,7 +88,7 @@ def serve_stderr() -> Iterator[io.StringIO]:
         yield stream
     finally:
         root.removeHandler(handler)
-        for each in root.handlers:
+        for each in [*root.handlers, logging.getLogger("uvicorn.error"), logging.getLogger("uvicorn.access")]:
             for log_filter in [f for f in each.filters if isinstance(f, RedactingFilter)]:
                 each.removeFilter(log_filter)
 
@@ -118,6 +118,17 @@ def test_serve_masks_the_configured_secrets_in_every_log_line(
     assert "RuntimeError: the agent sent ***" in written
     for secret in (sandbox_key, CLIENT_SECRET, HTTP_TOKEN):
         assert secret not in written
+
+    # uvicorn (the HTTP transport) logs through a handler of its own that the root's filter never sees.
+    access_log, access_stream = logging.getLogger("uvicorn.access"), io.StringIO()
+    own_handler = logging.StreamHandler(access_stream)
+    access_log.addHandler(own_handler)
+    monkeypatch.setattr(access_log, "propagate", False)
+    try:
+        access_log.warning('"POST /mcp?client_secret=%s HTTP/1.1" 401', CLIENT_SECRET)
+    finally:
+        access_log.removeHandler(own_handler)
+    assert access_stream.getvalue() == '"POST /mcp?client_secret=*** HTTP/1.1" 401\n'
 
 
 def test_the_redacting_filter_masks_arguments_tracebacks_and_stacks() -> None:

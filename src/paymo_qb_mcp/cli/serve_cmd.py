@@ -89,3 +89,6 @@ def _redact_logs(known_secrets: tuple[str, ...]) -> None:
     log_filter = RedactingFilter(known_secrets)
     for handler in logging.getLogger().handlers:
         handler.addFilter(log_filter)
+    # The HTTP transport's uvicorn logs through handlers of its own, which the root's never see.
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).addFilter(log_filter)
