@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from e2e_support import E2eEnv, call, e2e_env, money
 from server_support import Human
 
@@ -39,10 +40,11 @@ async def pushed_hours_by_customer(env: E2eEnv, invoice_ids: list[str]) -> dict[
     return found
 
 
-async def test_what_the_report_lists_is_what_the_write_tools_fix(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])  # both protocol eras
+async def test_what_the_report_lists_is_what_the_write_tools_fix(tmp_path: Path, mode: str) -> None:
     human = Human("accept")
     env = e2e_env(tmp_path, human=human)
-    async with env.client() as client:
+    async with env.client(mode=mode) as client:
         before = await call(client, "reconciliation_report", **PERIOD)
         assert before["clean_period"] is False
         assert "notice" in before
@@ -134,5 +136,12 @@ async def test_what_the_report_lists_is_what_the_write_tools_fix(tmp_path: Path)
             assert (await env.qbo_read(Purchase, purchase_id)).TotalAmt == unpushed[expense_id]
 
         after = await call(client, "reconciliation_report", **PERIOD)
+        status = await call(client, "sync_status")
     assert after["clean_period"] is True, after
+    # Every create was linked: nothing is left half-done, and the links are what the tools wrote.
+    assert status["pending_intents"] == 0
+    links = {row["kind"]: row["links"] for row in status["links"]}
+    assert links["invoice"] == len(missing)
+    assert links["expense"] == len(unpushed)
+    assert links["payment_to_qbo"] == len(only_in_paymo)
     assert after["summary"].endswith("Paymo and QuickBooks agree: nothing to reconcile.")
