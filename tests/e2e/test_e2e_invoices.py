@@ -196,8 +196,8 @@ async def test_record_text_surfaces_only_in_fields_marked_as_record_text(tmp_pat
         # INV-2026-1042 is dated in QuickBooks' closed period: its refusal quotes its number.
         await paymo.update_invoice(INV["INV-2026-1042"], {"number": f"INV-2026-1042. {INJECTION}"})
     await env.paymo_put("projects", seed.ACME_WEBSITE, {"name": f"Website. {INJECTION}"})
-    period = {"date_from": dt.date(2026, 10, 1), "date_to": dt.date(2026, 11, 30)}
-    calls = {
+    period: dict[str, object] = {"date_from": dt.date(2026, 10, 1), "date_to": dt.date(2026, 11, 30)}
+    calls: dict[str, dict[str, object]] = {
         "reconciliation_report": period,
         "find_client_match": {"paymo_client_id": seed.ACME, "dry_run": True},
         "create_po_from_budget": {"paymo_project_id": seed.ACME_WEBSITE, "dry_run": True},
