@@ -36,7 +36,9 @@ def test_demo_runs_to_the_end_and_leaves_an_intact_audit_log(tmp_path: Path) -> 
     assert "CLOSED_PERIOD" in out
     assert "push_expenses: applied" in out
     assert "aggregate_time: applied" in out
-    assert "pending_approval: the human runs `paymo-qb-mcp approve apr_" in out
+    # The demo's data directory is not the default one, so the command names it (lines may wrap).
+    flat = " ".join(out.split())
+    assert f"pending_approval: the human runs `PAYMO_QB_DATA_DIR={data_dir} paymo-qb-mcp approve apr_" in flat
     assert "hash chain intact" in out
     # Nothing secret reaches the terminal, and stdout carries only the report.
     assert "Bearer" not in out
