@@ -53,7 +53,12 @@ class _Printer:
 
     def line(self, text: str, indent: int = 3) -> None:
         wrapped = textwrap.fill(
-            text, width=100, initial_indent=" " * indent, subsequent_indent=" " * (indent + 2)
+            text,
+            width=100,
+            initial_indent=" " * indent,
+            subsequent_indent=" " * (indent + 2),
+            break_long_words=False,  # paths and commands stay whole, so they can be copied
+            break_on_hyphens=False,
         )
         print(wrapped, file=self.out, flush=True)
 
