@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from e2e_support import call, e2e_env, money, paymo_client, qbo_client
 
-from paymo_qb_mcp.quickbooks.models import Invoice, Purchase
+from paymo_qb_mcp.quickbooks.models import Invoice, Payment, Purchase
 from paymo_qb_mcp.sandbox.paymo import seed
 
 SMITH_1039 = seed.INVOICE_IDS["INV-2026-1039"]
@@ -165,12 +165,6 @@ async def test_time_added_to_an_entry_after_its_push_is_not_silently_lost(tmp_pa
     assert told or report["unbilled_time"], (again["summary"], report["summary"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (sync/payments.py, being edited by another engineer): after a pushed Paymo payment is "
-    "deleted in Paymo, mark_paid answers 'unchanged' with no finding while QuickBooks still shows the "
-    "payment; only reconciliation_report notices (only_in_quickbooks), and its note gives no remedy",
-)
 async def test_a_payment_deleted_in_paymo_after_its_push_is_flagged_by_mark_paid(tmp_path: Path) -> None:
     env = e2e_env(tmp_path)
     async with env.client() as client:
@@ -178,5 +172,22 @@ async def test_a_payment_deleted_in_paymo_after_its_push_is_flagged_by_mark_paid
         await call(client, "mark_paid", paymo_invoice_id=ACME_1035)
         async with paymo_client(env.server_env) as paymo:
             await paymo.delete_invoice_payment(seed.PAYMENT_IDS[0])  # entered on the wrong invoice
+        audit_size = len(env.audit())
         again = await call(client, "mark_paid", paymo_invoice_id=ACME_1035)
-    assert any(str(seed.PAYMENT_IDS[0]) in f["message"] for f in again["findings"]), again
+        report = await call(client, "reconciliation_report", date_from=OCTOBER_1, date_to=NOVEMBER_30)
+    # Fixed bug: this was a bare 'unchanged'. Nothing is written (which side is right is a human's call),
+    # and both the tool and the report say what happened.
+    assert again["status"] == "unchanged"
+    assert env.writes(since=audit_size) == []
+    [finding] = again["findings"]
+    assert (finding["severity"], finding["code"]) == ("warning", "PUSHED_PAYMENT_DELETED")
+    assert str(seed.PAYMENT_IDS[0]) in finding["message"]
+    assert [
+        (row["kind"], row["paymo_payment_id"])
+        for row in report["payments"]
+        if row["kind"] != "balance_differs"
+    ] == [("only_in_quickbooks", seed.PAYMENT_IDS[0])]
+    [gone] = [row for row in report["payments"] if row["kind"] == "only_in_quickbooks"]
+    assert "void it in QuickBooks" in gone["note"]
+    [qbo_payment] = await env.qbo_all(Payment)
+    assert qbo_payment.TotalAmt == Decimal("2035.81")  # still there: nothing was undone unasked

@@ -203,6 +203,7 @@ class _Planner:
             if payment.Id is not None and (amount := applications(payment).get(qbo_invoice.Id)) is not None
         ]
         recorded_from_qbo = self._recorded_from_qbo(synced, qbo_invoice.Id, qbo_payments)
+        self._deleted_after_push(synced, applied)
         paired = self._pair_receipts(synced, qbo_invoice.Id, applied, recorded_from_qbo)
         if self.direction in ("both", "to_quickbooks"):
             await self._to_quickbooks(synced, qbo_invoice, applied, qbo_payments, recorded_from_qbo, paired)
@@ -682,6 +683,34 @@ class _Planner:
                 None if recovered is not None else synced.currency,
                 amount,
             )
+
+    def _deleted_after_push(
+        self, synced: _SyncedInvoice, applied: Sequence[tuple[qbo_models.Payment, Decimal]]
+    ) -> None:
+        """The mirror of ``_voided_after_copy``: a QBO payment we pushed whose Paymo payment was deleted.
+
+        Nothing is written (which side is right is a human's call), but mark_paid says so instead of a
+        bare skip, as the reconciliation report does.
+        """
+        present = {payment.id for payment in synced.paymo.invoicepayments or ()}
+        for payment, _amount in applied:
+            assert payment.Id is not None
+            if is_voided(payment) or not self.in_scope(payment.TxnDate):
+                continue
+            pushed = self.ctx.ledger.link_by_qbo(KIND_PAYMENT_TO_QBO, payment.Id)
+            if pushed is not None and pushed.paymo_id.isdigit():
+                sources = {int(pushed.paymo_id)}
+            else:
+                sources = paymo_payment_ids_in_note(payment.PrivateNote)
+            if sources and not sources & present:
+                self.warn(
+                    "PUSHED_PAYMENT_DELETED",
+                    f"QuickBooks payment {payment.Id} was recorded from Paymo payment "
+                    f"{', '.join(map(str, sorted(sources)))}, which no longer exists on {synced.number}; "
+                    "QuickBooks still counts it: void it in QuickBooks if the payment was entered by "
+                    "mistake, or enter it in Paymo again",
+                    f"quickbooks:payment:{payment.Id}",
+                )
 
     def _voided_after_copy(
         self, synced: _SyncedInvoice, qbo_invoice_id: str, qbo_payments: Sequence[qbo_models.Payment]

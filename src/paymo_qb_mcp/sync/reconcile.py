@@ -353,7 +353,8 @@ class _InvoiceComparer:
                             paymo_payment_id=sources[0] if sources else None,
                             note=(
                                 f"came from Paymo payment {sources[0] if sources else '?'}, which no longer "
-                                "exists on this Paymo invoice"
+                                "exists on this Paymo invoice; no tool undoes a payment: void it in "
+                                "QuickBooks if it was entered by mistake, or enter it in Paymo again"
                             ),
                             **common,
                         )
@@ -366,7 +367,10 @@ class _InvoiceComparer:
                         PaymentDifference(
                             kind="only_in_quickbooks",
                             paymo_payment_id=int(done),
-                            note=f"recorded in Paymo as payment {done}, which has since been deleted there",
+                            note=(
+                                f"recorded in Paymo as payment {done}, which has since been deleted there; "
+                                "no tool undoes a payment: void it in QuickBooks if the deletion was right"
+                            ),
                             **common,
                         )
                     )
