@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from e2e_support import E2eEnv, call, e2e_env, paymo_client
+from e2e_support import US_MAPPINGS, E2eEnv, call, call_error, e2e_env, paymo_client
 
 from paymo_qb_mcp.paymo.models import Expense
 from paymo_qb_mcp.quickbooks.models import Bill, Purchase
@@ -113,3 +113,30 @@ async def test_expenses_become_bills_to_the_mapped_vendor_when_the_policy_says_s
         assert again["status"] == "unchanged"
     assert sorted(str(b.Id) for b in await env.qbo_all(Bill)) == sorted(pushed.values())
     assert await env.qbo_all(Purchase) == []
+
+
+async def test_on_the_us_company_a_usd_expense_of_a_cad_client_is_refused_with_the_true_reason(
+    tmp_path: Path,
+) -> None:
+    # The New York office pays AWS in dollars for Globex, whom it invoices in Canadian dollars; QuickBooks
+    # cannot bill a USD expense to a CAD customer. The refusal must say that — not that Globex "is invoiced
+    # in USD", which is false and sends the bookkeeper looking at the wrong invoices.
+    env = e2e_env(tmp_path, tax_model="us", mappings=US_MAPPINGS, replace_mappings=True)
+    async with paymo_client(env.server_env) as paymo:
+        expense = await paymo.get_expense(seed.EXPENSE_US_DOLLAR)
+        globex_invoice = await paymo.get_invoice(seed.INVOICE_IDS["INV-2026-1037"])
+    assert (expense.currency, globex_invoice.currency) == ("US$", "CAD")
+    async with env.client() as client:
+        refused = await call_error(client, "push_expenses", expense_ids=[seed.EXPENSE_US_DOLLAR])
+        others = await call(
+            client,
+            "push_expenses",
+            expense_ids=[seed.EXPENSE_SOFTWARE, seed.EXPENSE_TRAVEL, seed.EXPENSE_MILEAGE],
+        )
+    assert refused.startswith("BLOCKED: ")
+    assert "CURRENCY_MISMATCH" in refused
+    assert "is invoiced in USD" not in refused
+    assert "(a USD transaction)" in refused
+    assert "'Globex' (Id 4) is in CAD" in refused
+    assert others["status"] == "applied"
+    assert len(await env.qbo_all(Purchase)) == 3

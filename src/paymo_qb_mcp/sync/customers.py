@@ -421,11 +421,14 @@ def _plan_for_match(
             Finding(
                 severity="blocker",
                 code="CURRENCY_MISMATCH",
+                # The same guard serves invoices, expenses, time and budgets: it names the transaction's
+                # currency, since a client invoiced in CAD can have a USD expense billed to it.
                 message=(
-                    f"Paymo client {client.name!r} is invoiced in {outcome.currency}, but its QuickBooks "
-                    f"customer {customer.DisplayName!r} (Id {customer.Id}) is in {customer_currency}. "
-                    "QuickBooks never changes a customer's currency: create a separate customer in "
-                    f"{outcome.currency} and link it, or invoice the client in {customer_currency}"
+                    f"Paymo client {client.name!r} would be invoiced in {outcome.currency} here (a "
+                    f"{outcome.currency} transaction), but its QuickBooks customer {customer.DisplayName!r} "
+                    f"(Id {customer.Id}) is in {customer_currency}. QuickBooks never changes a customer's "
+                    f"currency: create a separate customer in {outcome.currency} and link it, or keep this "
+                    f"client's transactions in {customer_currency}"
                 ),
                 record=record,
             )
