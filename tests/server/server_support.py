@@ -37,7 +37,7 @@ class Human:
         self.seen.append(params)
         if self.action == "accept":
             return ElicitResult(action="accept", content={"approve": self.approve, "note": "checked"})
-        return ElicitResult(action=self.action)  # type: ignore[arg-type]
+        return ElicitResult(action=self.action)
 
 
 @dataclass
@@ -50,8 +50,8 @@ class ServerEnv:
 
     def client(self, *, mode: str = "auto", human: Human | None = None) -> Client:
         if human is None:
-            return Client(self.server, mode=mode)  # type: ignore[arg-type]
-        return Client(self.server, mode=mode, elicitation_callback=human)  # type: ignore[arg-type]
+            return Client(self.server, mode=mode)
+        return Client(self.server, mode=mode, elicitation_callback=human)
 
     def audit(self) -> AuditLog:
         return AuditLog.in_data_dir(self.data_dir)
