@@ -20,7 +20,9 @@ produce a duplicate:
 ``done_key`` — the ledger done-marker key of a Paymo write (under ``change.link_kind``);
 ``paymo_parent`` — for Paymo child records, ``{"invoice_id": n}`` to list siblings;
 ``mark_done`` — ``{"kind": k, "keys": [...]}`` ledger done-markers to set once the write succeeded
-(e.g. the time entries an aggregated TimeActivity covers).
+(e.g. the time entries an aggregated TimeActivity covers), each valued the QBO id; an optional
+``"suffixes": {str(key): text}`` makes a key's value ``"<qbo id>:<text>"`` (what was pushed for it,
+e.g. a time entry's seconds).
 
 A payload string of the form ``@link:<kind>:<paymo id>`` is replaced, at apply time, by the QBO id
 linked to that Paymo record — so one plan can create a customer and then an invoice for it.
@@ -387,8 +389,10 @@ class Executor:
             return
         kind = str(spec["kind"])
         keys: Sequence[Any] = spec.get("keys") or ()
+        suffixes: Mapping[str, Any] = spec.get("suffixes") or {}
         for key in keys:
-            self.ctx.ledger.mark_done(kind, key, value)
+            suffix = suffixes.get(str(key))
+            self.ctx.ledger.mark_done(kind, key, value if suffix is None else f"{value}:{suffix}")
 
     # --- Paymo ----------------------------------------------------------------------------------
 
