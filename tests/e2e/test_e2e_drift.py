@@ -144,13 +144,9 @@ async def test_an_invoice_voided_in_quickbooks_is_explained_not_silently_skipped
     assert (await env.qbo_read(Invoice, created["qbo_invoice_id"])).TotalAmt == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (sync/timesheets.py, reconcile.py): a time entry lengthened in Paymo after it was pushed "
-    "keeps its done-marker, so aggregate_time answers 'unchanged' and the report lists nothing — the extra "
-    "billable hour is silently never billed (the marker records the QBO id, not what was pushed)",
-)
 async def test_time_added_to_an_entry_after_its_push_is_not_silently_lost(tmp_path: Path) -> None:
+    # Fixed bug: the done-marker recorded only the QBO id, so aggregate_time answered 'unchanged' and the
+    # report listed nothing — the extra billable hour was silently never billed.
     env = e2e_env(tmp_path)
     period = {"date_from": OCTOBER_1, "date_to": NOVEMBER_30, "target": "invoice_lines"}
     async with env.client() as client:
@@ -159,10 +155,43 @@ async def test_time_added_to_an_entry_after_its_push_is_not_silently_lost(tmp_pa
             entry = await paymo.get_time_entry(PUSHED_ENTRY)
             assert entry.duration == 3600
             await paymo.update_time_entry(PUSHED_ENTRY, {"duration": 7200})  # it was two hours, not one
-        again = await call(client, "aggregate_time", **period)
         report = await call(client, "reconciliation_report", date_from=OCTOBER_1, date_to=NOVEMBER_30)
-    told = again["status"] != "unchanged" or any(str(PUSHED_ENTRY) in f["message"] for f in again["findings"])
-    assert told or report["unbilled_time"], (again["summary"], report["summary"])
+        assert [(row["entries"], row["hours"]) for row in report["unbilled_time"]] == [(1, "1.00")]
+        again = await call(client, "aggregate_time", **period)
+        third = await call(client, "aggregate_time", **period)
+        after = await call(client, "reconciliation_report", date_from=OCTOBER_1, date_to=NOVEMBER_30)
+    assert again["status"] == "applied"
+    [draft] = [r["qbo_id"] for r in again["results"] if r["action"] == "create"]
+    [told] = [f for f in again["findings"] if f["code"] == "TIME_EXTENDED_AFTER_PUSH"]
+    assert told["severity"] == "info"
+    assert str(PUSHED_ENTRY) in told["message"]
+    assert "1.00 h" in told["message"]
+    # Exactly the added hour, once: a further run writes nothing and the report is clear.
+    invoice = await env.qbo_read(Invoice, draft)
+    [line] = [line for line in invoice.Line or [] if line.SalesItemLineDetail is not None]
+    assert line.SalesItemLineDetail is not None
+    assert money(line.SalesItemLineDetail.Qty) == Decimal("1.00")
+    assert str(PUSHED_ENTRY) in (line.Description or "")
+    assert third["status"] == "unchanged"
+    assert [f["code"] for f in third["findings"] if "AFTER_PUSH" in f["code"]] == []
+    assert after["unbilled_time"] == []
+
+
+async def test_time_removed_from_an_entry_after_its_push_is_reported_not_taken_back(tmp_path: Path) -> None:
+    env = e2e_env(tmp_path)
+    period = {"date_from": OCTOBER_1, "date_to": NOVEMBER_30, "target": "invoice_lines"}
+    async with env.client() as client:
+        await call(client, "aggregate_time", **period)
+        async with paymo_client(env.server_env) as paymo:
+            await paymo.update_time_entry(PUSHED_ENTRY, {"duration": 1800})  # only half an hour after all
+        audit_size = len(env.audit())
+        again = await call(client, "aggregate_time", **period)
+    assert again["status"] == "unchanged"
+    assert env.writes(since=audit_size) == []
+    [warned] = [f for f in again["findings"] if f["code"] == "TIME_REDUCED_AFTER_PUSH"]
+    assert warned["severity"] == "warning"
+    assert str(PUSHED_ENTRY) in warned["message"]
+    assert "0.50 h" in warned["message"]
 
 
 async def test_a_payment_deleted_in_paymo_after_its_push_is_flagged_by_mark_paid(tmp_path: Path) -> None:

@@ -4,13 +4,18 @@ Rounding rule: seconds are summed per group first (exact integers), then convert
 ``hours = seconds / 3600`` rounded half-up to 2 decimals. A group's hours therefore differ from
 its exact time by at most half a rounding unit (0.005 h = 18 s), whatever the number of entries;
 rounding each entry first would let the error grow with the entry count.
+
+Time changed after a push: what was pushed for an entry is compared with its duration now
+(``changed_since_push``). Added seconds are billable like new time (``time_added_since_push`` gives
+the entry as a view holding only them, to aggregate); fewer seconds are never taken back here, since
+what QuickBooks already records is a human's to reduce.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Final, Literal
@@ -21,6 +26,7 @@ from paymo_qb_mcp.errors import InputError
 
 __all__ = [
     "HOURS_DECIMAL_PLACES",
+    "ChangedSincePush",
     "ExcludedEntry",
     "ExclusionReason",
     "TimeAggregation",
@@ -28,9 +34,11 @@ __all__ = [
     "TimeGroup",
     "TimeGroupKey",
     "aggregate_time",
+    "changed_since_push",
     "hours_and_minutes",
     "hours_from_seconds",
     "local_date",
+    "time_added_since_push",
 ]
 
 HOURS_DECIMAL_PLACES: Final = 2
@@ -111,6 +119,52 @@ class TimeAggregation:
         for entry in self.excluded:
             by_reason.setdefault(entry.reason, []).append(entry.entry_id)
         return by_reason
+
+
+@dataclass(frozen=True)
+class ChangedSincePush:
+    """A pushed entry whose duration is no longer what was pushed to QuickBooks."""
+
+    entry_id: int
+    pushed_seconds: int
+    current_seconds: int
+
+    @property
+    def delta_seconds(self) -> int:
+        """Positive when the entry was lengthened, negative when it was shortened."""
+        return self.current_seconds - self.pushed_seconds
+
+    @property
+    def lengthened(self) -> bool:
+        return self.delta_seconds > 0
+
+
+def changed_since_push(entry: TimeEntryView, pushed_seconds: int | None) -> ChangedSincePush | None:
+    """How the entry's duration moved since ``pushed_seconds`` were pushed; None when it did not.
+
+    ``pushed_seconds`` None stands for a record of the push that names only the QBO record: the entry
+    was pushed in full then, and nothing says how long it was, so it counts as unchanged. A running
+    timer has no duration to compare.
+    """
+    if pushed_seconds is None or entry.duration_seconds is None:
+        return None
+    if pushed_seconds < 0:
+        raise InputError(
+            f"time entry {entry.id} was pushed with a negative duration ({pushed_seconds} s)",
+            field_name="pushed_seconds",
+        )
+    if entry.duration_seconds == pushed_seconds:
+        return None
+    return ChangedSincePush(entry.id, pushed_seconds, entry.duration_seconds)
+
+
+def time_added_since_push(entry: TimeEntryView, change: ChangedSincePush) -> TimeEntryView:
+    """The entry holding only the seconds added since its push, to aggregate like new time."""
+    if change.entry_id != entry.id or not change.lengthened:
+        raise InputError(
+            f"time entry {entry.id} has no time added since its push", field_name="duration_seconds"
+        )
+    return replace(entry, duration_seconds=change.delta_seconds)
 
 
 def hours_from_seconds(seconds: int) -> Decimal:

@@ -5,7 +5,8 @@ side, QBO invoices that carry our marker but are not linked, totals and statuses
 payments recorded on one side only and balances that differ. Then the billable Paymo time in the period
 that is neither billed in Paymo nor pushed (ledger done-markers of kind ``time_entry``), grouped by
 client and project (billable by the hour, as ``plan_time`` decides: flat-priced work is not unbilled
-time), and the Paymo expenses in the period not pushed (ledger kind ``expense``).
+time) — including the time added to an entry after its push, which ``plan_time`` pushes next — and
+the Paymo expenses in the period not pushed (ledger kind ``expense``).
 
 Nothing here writes: the report reads both services and the ledger, and an agent turns it into plans.
 """
@@ -20,7 +21,13 @@ from typing import Final
 
 from paymo_qb_mcp.domain.keys import doc_number, find_markers
 from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
-from paymo_qb_mcp.domain.timeagg import TimeEntryView, aggregate_time, local_date
+from paymo_qb_mcp.domain.timeagg import (
+    TimeEntryView,
+    aggregate_time,
+    changed_since_push,
+    local_date,
+    time_added_since_push,
+)
 from paymo_qb_mcp.errors import InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
@@ -50,7 +57,7 @@ from paymo_qb_mcp.sync.reports import (
     ReconciliationReport,
     UnbilledTime,
 )
-from paymo_qb_mcp.sync.timesheets import TIME_ENTRY_KIND, TIME_GROUP_KIND
+from paymo_qb_mcp.sync.timesheets import TIME_GROUP_KIND, pushed_time
 
 __all__ = ["reconciliation_report"]
 
@@ -498,11 +505,20 @@ async def _unbilled_time(
     for chunk in _chunks(project_ids):
         projects.update((p.id, p) for p in await ctx.paymo.list_projects(where=paymo_in("id", chunk)))
     views: list[TimeEntryView] = []
+    pushed: set[int] = set()
     for entry in entries:
         view = _entry_view(entry, tasks, projects, zone)
-        if view is not None:
-            views.append(view)
-    pushed = {view.id for view in views if ctx.ledger.is_done(TIME_ENTRY_KIND, view.id)}
+        if view is None:
+            continue
+        done = pushed_time(ctx.ledger, view.id)
+        change = changed_since_push(view, done.seconds) if done is not None else None
+        if change is not None and change.lengthened:
+            # Still billed, non-billable or out of the period, it is left out for that reason as before.
+            views.append(time_added_since_push(view, change))
+            continue
+        views.append(view)
+        if done is not None:
+            pushed.add(view.id)
     aggregation = aggregate_time(views, start=date_from, end=date_to, already_pushed=pushed)
     client_ids = sorted({group.key.client_id for group in aggregation.groups if group.key.client_id})
     clients: dict[int, paymo_models.Client] = {}

@@ -4,9 +4,19 @@ Which entries: Paymo time entries dated in ``date_from``–``date_to`` (their ca
 company's time zone) that are billable by the hour (project and task billable — a task without its
 own flag follows its project — and neither the project nor the task flat-priced, whose time a flat
 price already covers), not billed in Paymo (``billed`` / ``invoice_item_id``), not a running timer,
-and not pushed before: every pushed entry gets a ledger done-marker (kind ``time_entry``, value the
-QBO record's Id) when the write succeeds, and marked entries are left out of every later plan and
-listed as skips, so overlapping periods never push an hour twice.
+and not pushed before: every pushed entry gets a ledger done-marker (kind ``time_entry``, value
+``"<QBO record Id>:<seconds pushed>"``) when the write succeeds, and marked entries are left out of
+every later plan and listed as skips, so overlapping periods never push an hour twice.
+
+An entry changed in Paymo after its push is never silently ignored. Lengthened: the seconds added
+since (``domain.timeagg.changed_since_push``) are pushed like new time, in groups of their own whose
+identity also holds each entry's pushed and current seconds (so planning again gives the same key,
+and once pushed the marker records the new duration and nothing is planned twice), with an info
+``TIME_EXTENDED_AFTER_PUSH`` naming the entry and the hours added. Shortened: nothing is written —
+what QuickBooks records is never reduced unasked — and a ``TIME_REDUCED_AFTER_PUSH`` warning says which
+QBO record to correct by how much; the marker keeps what was pushed, so a later lengthening is only
+pushed beyond it. A marker from before the seconds were recorded (the QBO Id alone) counts as the
+entry pushed in full.
 
 Grouping and rounding (``domain.timeagg``): entries are summed in seconds per group and converted
 once, ``hours = seconds / 3600`` rounded half-up to 2 decimals. Groups are always per client and
@@ -16,8 +26,9 @@ by default user → task → project → company rate, otherwise the named level
 holding entries at several rates is split into one group per rate, so every group has one rate.
 
 A group's identity is deterministic: a number derived from (target, period, client, project, task,
-user, rate, entry ids), so planning the same period again gives the same keys and the same QBO
-``requestid``; it is the ledger id of kind ``time_group`` and the marker ``paymo:time_group:<n>``.
+user, rate, entry ids, and for added time the entries' pushed and current seconds), so planning the
+same period again gives the same keys and the same QBO ``requestid``; it is the ledger id of kind
+``time_group`` and the marker ``paymo:time_group:<n>``.
 
 Targets:
 
@@ -45,7 +56,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final, Literal, TypeVar, cast, get_args
@@ -67,7 +78,18 @@ from paymo_qb_mcp.domain.tax import (
     compute_us_invoice,
     qty_and_unit_price,
 )
-from paymo_qb_mcp.domain.timeagg import ExclusionReason, TimeEntryView, TimeGroup, aggregate_time, local_date
+from paymo_qb_mcp.domain.timeagg import (
+    ChangedSincePush,
+    ExclusionReason,
+    TimeAggregation,
+    TimeEntryView,
+    TimeGroup,
+    aggregate_time,
+    changed_since_push,
+    hours_from_seconds,
+    local_date,
+    time_added_since_push,
+)
 from paymo_qb_mcp.errors import InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import eq as paymo_eq
@@ -75,6 +97,7 @@ from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.paymo.where import time_interval
 from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.query import in_
+from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
 from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
@@ -89,12 +112,14 @@ __all__ = [
     "VENDOR_LINK_KIND",
     "ClientBilling",
     "GroupBy",
+    "PushedTime",
     "SalesTax",
     "TimeTarget",
     "client_billing",
     "expected_totals",
     "hourly_rate",
     "plan_time",
+    "pushed_time",
     "sales_tax",
     "tax_override",
 ]
@@ -294,6 +319,45 @@ def hourly_rate(
 
 
 # --------------------------------------------------------------------------------------------
+# What was pushed (the ``time_entry`` done-markers)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushedTime:
+    """What the done-marker of a pushed time entry records.
+
+    ``seconds`` is the entry's duration when it was last pushed; None for a marker written before the
+    seconds were recorded (only the QBO Id), which counts as the entry pushed in full.
+    """
+
+    qbo_id: str | None
+    seconds: int | None
+
+
+def pushed_time(ledger: Ledger, entry_id: int) -> PushedTime | None:
+    """What was pushed of a Paymo time entry, or None when it never was."""
+    value = ledger.done_value(TIME_ENTRY_KIND, entry_id)
+    if value is None:
+        return None
+    qbo_id, separator, seconds = value.rpartition(":")
+    if separator and seconds.isascii() and seconds.isdigit():
+        return PushedTime(qbo_id=qbo_id or None, seconds=int(seconds))
+    return PushedTime(qbo_id=value or None, seconds=None)
+
+
+def _mark_done(entries: Mapping[int, _Entry], entry_ids: Sequence[int]) -> dict[str, Any]:
+    """The executor's done-markers for the entries a write covers, each recording its seconds now."""
+    return {
+        "kind": TIME_ENTRY_KIND,
+        "keys": list(entry_ids),
+        "suffixes": {
+            str(entry_id): str(entries[entry_id].view.duration_seconds or 0) for entry_id in entry_ids
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
 # Reading Paymo
 # --------------------------------------------------------------------------------------------
 
@@ -410,11 +474,13 @@ class _Group:
     split_by_rate: bool
     period: tuple[dt.date, dt.date]
     target: TimeTarget
+    # Set when the group holds only time added to pushed entries since their push.
+    added_since_push: tuple[ChangedSincePush, ...] = ()
 
     @property
     def material(self) -> dict[str, Any]:
         key = self.group.key
-        return {
+        material: dict[str, Any] = {
             "target": self.target,
             "period": [self.period[0], self.period[1]],
             "client": key.client_id,
@@ -424,6 +490,13 @@ class _Group:
             "rate": self.rate,
             "entries": list(self.group.entry_ids),
         }
+        if self.added_since_push:
+            # Another push of the same entries needs another identity, and the same one when planned again.
+            material["added_since_push"] = [
+                [change.entry_id, change.pushed_seconds, change.current_seconds]
+                for change in self.added_since_push
+            ]
+        return material
 
     @property
     def key_text(self) -> str:
@@ -435,6 +508,8 @@ class _Group:
             parts.append(f"user {key.user_id}")
         if self.split_by_rate:
             parts.append(f"rate {self.rate}")
+        if self.added_since_push:
+            parts.append("time added since the push")
         return f"{self.period[0]}..{self.period[1]} " + ", ".join(parts)
 
 
@@ -552,39 +627,39 @@ async def plan_time(
             "GROUPED_BY_USER",
             "time is grouped by user as well: a QuickBooks TimeActivity belongs to one employee",
         )
-    done = {entry_id for entry_id in paymo.entries if ctx.ledger.is_done(TIME_ENTRY_KIND, entry_id)}
+    pushed = {entry_id: pushed_time(ctx.ledger, entry_id) for entry_id in paymo.entries}
     aggregation = aggregate_time(
         (entry.view for entry in paymo.entries.values()),
         start=date_from,
         end=date_to,
         by_task=by_task,
         by_user=by_user,
-        already_pushed=done,
+        already_pushed={entry_id for entry_id, done in pushed.items() if done is not None},
     )
-    _report_exclusions(run, aggregation.excluded_by_reason())
-    groups: list[_Group] = []
-    for group in aggregation.groups:
-        for part, rate, split in _split_by_rate(
-            group, paymo.entries, date_from=date_from, date_to=date_to, by_task=by_task, by_user=by_user
-        ):
-            if rate is None:
-                findings.block(
-                    "NO_RATE",
-                    f"{_describe(run, part)} has no hourly rate in Paymo (user, task, project or company); "
-                    "set one in Paymo so the time can be billed",
-                    f"paymo:project:{part.key.project_id}",
-                )
-                continue
-            groups.append(
-                _Group(
-                    group=part,
-                    rate=rate[0],
-                    rate_level=rate[1],
-                    split_by_rate=split,
-                    period=(date_from, date_to),
-                    target=target,
-                )
-            )
+    excluded = aggregation.excluded_by_reason()
+    # Only entries that would be pushed now but for their marker: billed, non-billable, running or
+    # out-of-period ones are left out for those reasons first.
+    changed: dict[int, ChangedSincePush] = {}
+    for entry_id in excluded.get("already_pushed", []):
+        done = pushed[entry_id]
+        change = changed_since_push(paymo.entries[entry_id].view, done.seconds if done else None)
+        if change is not None:
+            changed[entry_id] = change
+    _report_exclusions(run, excluded, pushed, changed)
+    added = {
+        entry_id: replace(entry, view=time_added_since_push(entry.view, changed[entry_id]))
+        for entry_id, entry in paymo.entries.items()
+        if entry_id in changed and changed[entry_id].lengthened
+    }
+    added_aggregation = aggregate_time(
+        (entry.view for entry in added.values()),
+        start=date_from,
+        end=date_to,
+        by_task=by_task,
+        by_user=by_user,
+    )
+    groups = _rated_groups(run, aggregation, paymo.entries, by_task=by_task, by_user=by_user)
+    groups += _rated_groups(run, added_aggregation, added, by_task=by_task, by_user=by_user, changed=changed)
     if any(group.split_by_rate for group in groups):
         findings.inform(
             "SPLIT_BY_RATE",
@@ -597,6 +672,45 @@ async def plan_time(
         await _plan_invoice_lines(run, groups)
     _guard_unfinished_pushes(run)
     return Plan.build(TIME_TOOL, run.changes, findings=run.findings, totals=run.totals)
+
+
+def _rated_groups(
+    run: _Run,
+    aggregation: TimeAggregation,
+    entries: Mapping[int, _Entry],
+    *,
+    by_task: bool,
+    by_user: bool,
+    changed: Mapping[int, ChangedSincePush] | None = None,
+) -> list[_Group]:
+    """The aggregation's groups split per hourly rate; ``changed`` when they hold time added since a push."""
+    groups: list[_Group] = []
+    for group in aggregation.groups:
+        for part, rate, split in _split_by_rate(
+            group, entries, date_from=run.date_from, date_to=run.date_to, by_task=by_task, by_user=by_user
+        ):
+            if rate is None:
+                run.findings.block(
+                    "NO_RATE",
+                    f"{_describe(run, part)} has no hourly rate in Paymo (user, task, project or company); "
+                    "set one in Paymo so the time can be billed",
+                    f"paymo:project:{part.key.project_id}",
+                )
+                continue
+            groups.append(
+                _Group(
+                    group=part,
+                    rate=rate[0],
+                    rate_level=rate[1],
+                    split_by_rate=split,
+                    period=(run.date_from, run.date_to),
+                    target=run.target,
+                    added_since_push=tuple(changed[entry_id] for entry_id in part.entry_ids)
+                    if changed is not None
+                    else (),
+                )
+            )
+    return groups
 
 
 def _guard_unfinished_pushes(run: _Run) -> None:
@@ -621,10 +735,21 @@ def _guard_unfinished_pushes(run: _Run) -> None:
         )
 
 
-def _report_exclusions(run: _Run, excluded: Mapping[ExclusionReason, list[int]]) -> None:
+def _report_exclusions(
+    run: _Run,
+    excluded: Mapping[ExclusionReason, list[int]],
+    pushed: Mapping[int, PushedTime | None],
+    changed: Mapping[int, ChangedSincePush],
+) -> None:
     entries = run.paymo.entries
     for entry_id in excluded.get("already_pushed", []):
-        qbo_id = run.ctx.ledger.done_value(TIME_ENTRY_KIND, entry_id) or None
+        done = pushed[entry_id]
+        qbo_id = done.qbo_id if done is not None else None
+        change = changed.get(entry_id)
+        if change is not None:
+            _report_changed_since_push(run, change, qbo_id)
+            if change.lengthened:
+                continue
         run.changes.append(
             Change(
                 action="skip",
@@ -653,6 +778,31 @@ def _report_exclusions(run: _Run, excluded: Mapping[ExclusionReason, list[int]])
                 f"LEFT_OUT_{code.upper()}",
                 f"{len(ids)} time entr{'y' if len(ids) == 1 else 'ies'} {why}, not pushed: {_ids_text(ids)}",
             )
+
+
+def _report_changed_since_push(run: _Run, change: ChangedSincePush, qbo_id: str | None) -> None:
+    entry_id = change.entry_id
+    record = f"QuickBooks record {qbo_id}" if qbo_id else "the QuickBooks record it went to"
+    was = f"{hours_from_seconds(change.pushed_seconds)} h when it was pushed to {record}"
+    now = f"{hours_from_seconds(change.current_seconds)} h now"
+    delta = hours_from_seconds(abs(change.delta_seconds))
+    if change.lengthened:
+        run.findings.inform(
+            "TIME_EXTENDED_AFTER_PUSH",
+            f"Paymo time entry {entry_id} was {was} and is {now}: the {delta} h added since "
+            f"({change.delta_seconds} s) is planned as billable time of its own",
+            f"paymo:entry:{entry_id}",
+        )
+        return
+    run.findings.warn(
+        "TIME_REDUCED_AFTER_PUSH",
+        f"Paymo time entry {entry_id} was {was} and is {now}, {delta} h less ({-change.delta_seconds} s); "
+        "nothing is changed in QuickBooks, which still records the time pushed: if the shorter time "
+        f"is right, reduce {record} by {delta} h there by hand (a sent invoice needs a credit memo), "
+        "otherwise restore the entry in Paymo. Until the entry is as long again, this warning repeats "
+        "and only time beyond what was pushed is pushed",
+        f"paymo:entry:{entry_id}",
+    )
 
 
 def _ids_text(ids: Sequence[int]) -> str:
@@ -772,20 +922,22 @@ async def _plan_time_activities(run: _Run, groups: Sequence[_Group]) -> None:
                     "hourly_rate": planned.rate,
                     "rate_from": planned.rate_level,
                     "entries": list(group.entry_ids),
+                    **({"added_since_push": True} if planned.added_since_push else {}),
                 },
                 payload=payload,
                 summary=(
                     f"Create a QuickBooks TimeActivity: {_describe(run, group)}, {group.hours} h × "
                     f"{planned.rate} {billing.currency}"
+                    + (" (time added to pushed entries)" if planned.added_since_push else "")
                 ),
-                reason=_already_reason(run, group_id),
+                reason=_already_reason(run, group_id, added_since_push=bool(planned.added_since_push)),
                 wire_entity="TimeActivity",
                 link_kind=TIME_GROUP_KIND,
                 content_hash=content_hash(planned.material),
                 lookup={
                     "where": {"TxnDate": group.last_date.isoformat()},
                     "marker": marker(TIME_GROUP_KIND, group_id),
-                    "mark_done": {"kind": TIME_ENTRY_KIND, "keys": list(group.entry_ids)},
+                    "mark_done": _mark_done(run.paymo.entries, group.entry_ids),
                 },
                 expect=expect,
             )
@@ -793,21 +945,23 @@ async def _plan_time_activities(run: _Run, groups: Sequence[_Group]) -> None:
         run.add_total(billing.currency, amount)
 
 
-def _already_reason(run: _Run, group_id: int) -> str:
+def _already_reason(run: _Run, group_id: int, *, added_since_push: bool = False) -> str:
     if run.ctx.ledger.link(TIME_GROUP_KIND, group_id) is not None:
         # An earlier apply wrote the record but stopped before marking its entries: applying again
         # creates nothing (same requestid, same link) and marks them.
         return "already in QuickBooks; marks its entries as pushed"
+    if added_since_push:
+        return "time added in Paymo to entries after they were pushed, not yet pushed"
     return "billable time not yet pushed"
 
 
 def _activity_text(run: _Run, planned: _Group) -> str:
     group = planned.group
     count = len(group.entry_ids)
-    return (
-        f"Paymo time {planned.period[0]} – {planned.period[1]}: {_describe(run, group)}, "
-        f"{count} entr{'y' if count == 1 else 'ies'} ({_ids_text(group.entry_ids)})"
-    )
+    entries = f"{count} entr{'y' if count == 1 else 'ies'} ({_ids_text(group.entry_ids)})"
+    if planned.added_since_push:
+        entries = f"time added after the push to {entries}"
+    return f"Paymo time {planned.period[0]} – {planned.period[1]}: {_describe(run, group)}, {entries}"
 
 
 async def _worker(run: _Run, user_id: int) -> str | None:
@@ -1047,15 +1201,22 @@ async def _plan_invoice_lines(run: _Run, groups: Sequence[_Group]) -> None:
                 summary=(
                     f"Create a draft QuickBooks invoice for Paymo client {client_id}: {len(lines)} line"
                     f"{'' if len(lines) == 1 else 's'} of billable time, {currency} {subtotal} before tax"
+                    + (
+                        " (with time added to pushed entries)"
+                        if any(planned.added_since_push for planned in members)
+                        else ""
+                    )
                 ),
-                reason=_already_reason(run, invoice_id),
+                reason=_already_reason(
+                    run, invoice_id, added_since_push=all(planned.added_since_push for planned in members)
+                ),
                 wire_entity="Invoice",
                 link_kind=TIME_GROUP_KIND,
                 content_hash=content_hash(material),
                 lookup={
                     "where": {"TxnDate": txn_date.isoformat()},
                     "marker": marker(TIME_GROUP_KIND, invoice_id),
-                    "mark_done": {"kind": TIME_ENTRY_KIND, "keys": entry_ids},
+                    "mark_done": _mark_done(run.paymo.entries, entry_ids),
                 },
                 expect=expect,
             )
@@ -1068,6 +1229,9 @@ def _sales_line(run: _Run, planned: _Group, item_id: str, tax_code_id: str, curr
     amount = quantize(group.hours * planned.rate, currency)
     qty, unit_price, altered = qty_and_unit_price(group.hours, planned.rate, amount, currency)
     text = f"{_describe(run, group)}: {planned.period[0]} – {planned.period[1]}"
+    if planned.added_since_push:
+        text += f", time added after the push to entr{'y' if len(group.entry_ids) == 1 else 'ies'} "
+        text += _ids_text(group.entry_ids)
     if planned.split_by_rate:
         text += f", at {planned.rate} {currency}/h"
     if altered:
