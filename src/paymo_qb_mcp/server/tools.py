@@ -434,7 +434,8 @@ async def aggregate_time(
     """Push billable, not-yet-billed Paymo time for a period to QuickBooks, grouped by client/project.
 
     Hours are summed per group in seconds and rounded once to hundredths of an hour (half-up). An
-    entry is never pushed twice, even when periods overlap between runs.
+    entry is never pushed twice, even when periods overlap between runs; time added to an entry after
+    it was pushed is pushed once as an adjustment, and time taken off is reported, never undone.
     """
     return await run_write(ctx, prepared, confirmation, WriteResult)
 
