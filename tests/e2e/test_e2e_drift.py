@@ -9,7 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from e2e_support import call, e2e_env, money, paymo_client, qbo_client
+from e2e_support import E2eEnv, Human, call, e2e_env, money, paymo_client, qbo_client
+from mcp import Client
 
 from paymo_qb_mcp.quickbooks.models import Invoice, Payment, Purchase
 from paymo_qb_mcp.sandbox.paymo import seed
@@ -17,6 +18,7 @@ from paymo_qb_mcp.sandbox.paymo import seed
 SMITH_1039 = seed.INVOICE_IDS["INV-2026-1039"]
 ACME_1035 = seed.INVOICE_IDS["INV-2026-1035"]
 OCTOBER_1, NOVEMBER_30 = dt.date(2026, 10, 1), dt.date(2026, 11, 30)
+EXTENDED, PAYMO_DUE = dt.date(2027, 1, 15), dt.date(2026, 12, 2)  # INV-2026-1039's due date in each system
 PUSHED_ENTRY = 40005  # Alice, 1 h of Smith & Sons strategy on 2026-11-03, billable and unbilled
 
 
@@ -62,38 +64,99 @@ async def test_time_entered_late_in_a_pushed_period_is_reported_and_pushed_once(
     assert str(created["id"]) in (invoice.PrivateNote or "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (sync/invoices.py, store/ledger.py): a re-sync after a Paymo change overwrites fields a "
-    "bookkeeper changed in QuickBooks since the last sync (here the due date) with no finding or question, "
-    "though the design says a human change in QBO is asked about, not overwritten. The link keeps the Paymo "
-    "content hash and a SyncToken (which payments also move), not the QBO values it pushed, so the planner "
-    "cannot tell a bookkeeper's edit from its own write; the fix needs the ledger to remember them",
-)
+async def _edit_in_quickbooks_then_in_paymo(env: E2eEnv, client: Client) -> str:
+    """INV-2026-1039 synced; then its due date extended in QuickBooks and a quantity fixed in Paymo."""
+    created = await call(client, "sync_invoice", paymo_invoice_id=SMITH_1039)
+    async with qbo_client(env.server_env) as qbo:
+        record = await qbo.read(Invoice, created["qbo_invoice_id"])
+        # The client asked the bookkeeper for more time to pay.
+        extended = Invoice(Id=record.Id, SyncToken=record.SyncToken, DueDate=EXTENDED)
+        await qbo.update(extended, request_id="bookkeeper-extends-due-date")
+    async with paymo_client(env.server_env) as paymo:
+        # Meanwhile the account manager fixes a quantity in Paymo.
+        invoice = await paymo.get_invoice(SMITH_1039, include=["invoiceitems"])
+        items = sorted(invoice.invoiceitems or [], key=lambda item: item.seq or 0)
+        await paymo.update_invoice(
+            SMITH_1039,
+            {"items": [{"id": items[0].id, "quantity": Decimal("3")}] + [{"id": i.id} for i in items[1:]]},
+        )
+    return str(created["qbo_invoice_id"])
+
+
+def _first_quantity(record: Invoice) -> Decimal:
+    detail = (record.Line or [])[0].SalesItemLineDetail
+    assert detail is not None
+    return money(detail.Qty)
+
+
 async def test_a_bookkeepers_edit_in_quickbooks_is_not_silently_overwritten(tmp_path: Path) -> None:
+    # Fixed bug: the re-sync overwrote the due date the bookkeeper had extended, with no finding or question.
+    env = e2e_env(tmp_path)  # the policy allows this invoice (CAD 623.62) without a human
+    async with env.client() as client:
+        qbo_id = await _edit_in_quickbooks_then_in_paymo(env, client)
+        asked_before, audit_size = len(env.human.seen), len(env.audit())
+        resync = await call(client, "sync_invoice", paymo_invoice_id=SMITH_1039)
+    record = await env.qbo_read(Invoice, qbo_id)
+    flagged = [f for f in resync["findings"] if "DueDate" in f["message"] or "QuickBooks" in f["code"]]
+    assert record.DueDate == EXTENDED or flagged, (record.DueDate, resync["findings"])
+    # The update is still offered, but put to the human with what it would overwrite, although the policy
+    # alone would have allowed it.
+    [edited] = [f for f in resync["findings"] if f["code"] == "EDITED_IN_QUICKBOOKS"]
+    assert edited["severity"] == "warning"
+    assert "DueDate (QuickBooks: 2027-01-15, Paymo: 2026-12-02)" in edited["message"]
+    [question] = env.human.seen[asked_before:]
+    assert "EDITED_IN_QUICKBOOKS" in question.message
+    assert "DueDate (QuickBooks: 2027-01-15, Paymo: 2026-12-02)" in question.message
+    [decision] = [event for event in env.audit()[audit_size:] if event["event"] == "decision"]
+    assert decision["decision"] == "confirm"
+    assert "the default is allow, but a human must confirm" in decision["message"]
+    # The human approved: Paymo's version is in QuickBooks, read back through its API.
+    assert resync["status"] == "applied"
+    assert (record.DueDate, _first_quantity(record)) == (PAYMO_DUE, Decimal("3"))
+
+
+@pytest.mark.parametrize("answer", [Human("accept", approve=False), Human("decline")], ids=["no", "decline"])
+async def test_a_human_who_declines_keeps_the_bookkeepers_edit(tmp_path: Path, answer: Human) -> None:
+    env = e2e_env(tmp_path, human=answer)
+    async with env.client() as client:
+        qbo_id = await _edit_in_quickbooks_then_in_paymo(env, client)
+        edited = await env.qbo_read(Invoice, qbo_id)
+        audit_size = len(env.audit())
+        resync = await call(client, "sync_invoice", paymo_invoice_id=SMITH_1039)
+        again = await call(client, "sync_invoice", paymo_invoice_id=SMITH_1039, dry_run=True)
+    assert resync["status"] == "declined"
+    assert [f["code"] for f in resync["findings"] if f["code"] == "EDITED_IN_QUICKBOOKS"] == [
+        "EDITED_IN_QUICKBOOKS"
+    ]
+    assert env.writes(since=audit_size) == []
+    record = await env.qbo_read(Invoice, qbo_id)
+    assert (record.DueDate, record.SyncToken, record.Line) == (EXTENDED, edited.SyncToken, edited.Line)
+    assert _first_quantity(record) == Decimal("3.5")  # as first synced; Paymo's 3 was not pushed
+    # Nothing was settled, so the next run asks again rather than overwriting.
+    assert "EDITED_IN_QUICKBOOKS" in [f["code"] for f in again["findings"]]
+
+
+async def test_without_elicitation_the_overwrite_waits_for_an_approval(tmp_path: Path) -> None:
     env = e2e_env(tmp_path)
     async with env.client() as client:
-        created = await call(client, "sync_invoice", paymo_invoice_id=SMITH_1039)
-        async with qbo_client(env.server_env) as qbo:
-            record = await qbo.read(Invoice, created["qbo_invoice_id"])
-            # The client asked the bookkeeper for more time to pay.
-            extended = Invoice(Id=record.Id, SyncToken=record.SyncToken, DueDate=dt.date(2027, 1, 15))
-            await qbo.update(extended, request_id="bookkeeper-extends-due-date")
-        async with paymo_client(env.server_env) as paymo:
-            # Meanwhile the account manager fixes a quantity in Paymo.
-            invoice = await paymo.get_invoice(SMITH_1039, include=["invoiceitems"])
-            items = sorted(invoice.invoiceitems or [], key=lambda item: item.seq or 0)
-            await paymo.update_invoice(
-                SMITH_1039,
-                {
-                    "items": [{"id": items[0].id, "quantity": Decimal("3")}]
-                    + [{"id": i.id} for i in items[1:]]
-                },
-            )
-        resync = await call(client, "sync_invoice", paymo_invoice_id=SMITH_1039)
-    record = await env.qbo_read(Invoice, created["qbo_invoice_id"])
-    flagged = [f for f in resync["findings"] if "DueDate" in f["message"] or "QuickBooks" in f["code"]]
-    assert record.DueDate == dt.date(2027, 1, 15) or flagged, (record.DueDate, resync["findings"])
+        qbo_id = await _edit_in_quickbooks_then_in_paymo(env, client)
+    async with env.server_env.client() as client:  # a client that cannot ask the human
+        pending = await call(client, "sync_invoice", paymo_invoice_id=SMITH_1039)
+    assert pending["status"] == "pending_approval"
+    assert "EDITED_IN_QUICKBOOKS" in [f["code"] for f in pending["findings"]]
+    assert (await env.qbo_read(Invoice, qbo_id)).DueDate == EXTENDED
+    with env.server_env.approvals() as approvals:
+        # What `paymo-qb-mcp pending` and `approve` show the human says what the approval overwrites.
+        [waiting] = approvals.list_pending()
+        assert "EDITED_IN_QUICKBOOKS" in waiting.summary
+        assert "DueDate (QuickBooks: 2027-01-15, Paymo: 2026-12-02)" in waiting.summary
+        approvals.approve(pending["approval_id"], "bookkeeper")
+    async with env.server_env.client() as client:
+        applied = await call(
+            client, "sync_invoice", paymo_invoice_id=SMITH_1039, approval_id=pending["approval_id"]
+        )
+    assert applied["status"] == "applied"
+    assert (await env.qbo_read(Invoice, qbo_id)).DueDate == PAYMO_DUE
 
 
 async def test_an_invoice_changed_in_quickbooks_is_explained_not_silently_skipped(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
+import diskcache
 import pytest
 
 from paymo_qb_mcp.errors import InputError
@@ -76,6 +77,39 @@ def test_links_lists_by_kind(ledger: Ledger) -> None:
         ("customer", "2"),
     ]
     assert len(ledger.links()) == 3
+
+
+def test_a_link_remembers_what_our_write_left_in_quickbooks(ledger: Ledger) -> None:
+    digests = {"Line": "d-line", "DueDate": "d-due"}
+    saved = ledger.save_link(
+        "invoice", 1039, "146", sync_token="0", content_hash="h", origin="ours", qbo_digests=digests
+    )
+    assert saved.qbo_fields == ("DueDate", "Line")
+    assert saved.qbo_digest_map() == digests
+    assert saved.qbo_fingerprint is not None
+    assert ledger.link("invoice", 1039) == saved
+    assert ledger.link_by_qbo("invoice", "146") == saved
+    # Saved again without digests (a link to a record we did not write): nothing is remembered.
+    relinked = ledger.save_link("invoice", 1039, "146", sync_token="1", content_hash="h", origin="quickbooks")
+    assert (relinked.qbo_fields, relinked.qbo_fingerprint) == ((), None)
+    assert ledger.link("invoice", 1039) == relinked
+
+
+def test_links_saved_before_digests_were_kept_read_as_remembering_nothing(tmp_path: Path) -> None:
+    with Ledger(tmp_path, clock=StepClock()) as ledger:
+        ledger.save_link(
+            "invoice", 1039, "146", sync_token="0", content_hash="h", origin="ours", qbo_digests={"Line": "d"}
+        )
+    # Rewrite the stored row as an earlier release wrote it.
+    with diskcache.Cache(str(tmp_path / "ledger")) as raw:
+        [key] = [key for key in raw.iterkeys() if isinstance(raw.get(key), dict)]
+        row = dict(raw[key])
+        del row["qbo_digests"]
+        raw[key] = row
+    with Ledger(tmp_path, clock=StepClock()) as ledger:
+        link = ledger.link("invoice", 1039)
+    assert link is not None
+    assert (link.qbo_id, link.content_hash, link.qbo_digests, link.qbo_fingerprint) == ("146", "h", (), None)
 
 
 def test_bad_origin_and_separator_characters_are_refused(ledger: Ledger) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Any, Final, Literal, Self
 
 import simplejson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,6 +14,7 @@ from paymo_qb_mcp.domain.keys import canonical_json, content_hash
 from paymo_qb_mcp.domain.money import normalize_currency, quantize, to_decimal
 
 __all__ = [
+    "REQUIRES_HUMAN",
     "Change",
     "ChangeAction",
     "ChangeTarget",
@@ -27,6 +28,11 @@ __all__ = [
 ChangeAction = Literal["create", "update", "void", "delete", "link", "skip"]
 Severity = Literal["info", "warning", "blocker"]
 ChangeTarget = Literal["quickbooks", "paymo", "ledger"]
+
+# Finding codes no policy rule can wave through: a plan carrying one is put to a human even where
+# policies.yaml would allow it (and stays refused where it denies). EDITED_IN_QUICKBOOKS: the plan
+# would overwrite what someone changed in QuickBooks since our last write.
+REQUIRES_HUMAN: Final = frozenset({"EDITED_IN_QUICKBOOKS"})
 
 _ACTION_ORDER: tuple[ChangeAction, ...] = ("create", "update", "void", "delete", "link", "skip")
 _ACTION_PLURAL: dict[ChangeAction, str] = {
@@ -236,6 +242,14 @@ class Plan(BaseModel):
     @property
     def writes(self) -> tuple[Change, ...]:
         return tuple(change for change in self.changes if change.writes)
+
+    @property
+    def needs_human(self) -> tuple[Finding, ...]:
+        """The findings (codes in ``REQUIRES_HUMAN``) that make a human confirm this plan, whatever the
+        policy says; none for a plan that writes nothing."""
+        if self.is_noop:
+            return ()
+        return tuple(finding for finding in self.findings if finding.code in REQUIRES_HUMAN)
 
     @property
     def is_noop(self) -> bool:

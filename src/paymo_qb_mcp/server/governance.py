@@ -39,6 +39,7 @@ __all__ = [
     "Prepared",
     "ask_human",
     "facts_for",
+    "needing_human",
     "prepare",
     "run_write",
     "runtime_of",
@@ -133,6 +134,23 @@ def facts_for(plan: Plan) -> PlanFacts:
     )
 
 
+def needing_human(plan: Plan, decision: Decision) -> Decision:
+    """The policy's decision, raised from allow to confirm when a finding needs a human
+    (``domain.plan.REQUIRES_HUMAN``, e.g. an update that would overwrite a QuickBooks edit).
+
+    Never the other way: a deny stays a deny, a confirm stays a confirm.
+    """
+    needs = plan.needs_human
+    if decision.effect != "allow" or not needs:
+        return decision
+    codes = ", ".join(sorted({finding.code for finding in needs}))
+    return Decision(
+        "confirm",
+        decision.rule_name,
+        f"{decision.reason}, but a human must confirm this plan because of {codes} (no policy allows that)",
+    )
+
+
 def _agent_error(error: PaymoQbError) -> ToolError:
     return ToolError(error.for_agent())
 
@@ -150,7 +168,7 @@ async def prepare(
     except PaymoQbError as error:
         raise _agent_error(error) from None
     facts = facts_for(plan)
-    decision = runtime.policy.decide(tool, facts)
+    decision = needing_human(plan, runtime.policy.decide(tool, facts))
     return Prepared(
         tool=tool,
         arguments=dict(arguments),
@@ -178,6 +196,8 @@ def _question(prepared: Prepared) -> str:
         f"Policy: {prepared.decision.reason}.",
         f"Plan hash: {plan.plan_hash[:16]}…",
     ]
+    for finding in plan.needs_human:
+        lines.append(f"! {finding.code}: {finding.message}")
     for change in plan.writes[:10]:
         lines.append(f"- {change.summary}")
     if len(plan.writes) > 10:
@@ -473,14 +493,19 @@ def approve_command(approval_id: str, data_dir: Path) -> str:
 def _pending(runtime: Runtime, prepared: Prepared) -> dict[str, Any]:
     plan = prepared.plan
     expires_at = runtime.now() + runtime.policy.approvals.expire_after
+    # The human approving out of band sees the summary: it says what they are asked to decide.
+    asks = "".join(f" {finding.code}: {finding.message}." for finding in plan.needs_human)
     approval = runtime.approvals.create(
         prepared.tool,
         prepared.arguments,
         plan.plan_hash,
-        plan.summary,
+        plan.summary + asks,
         dict(plan.totals),
         expires_at,
-        details={"changes": [change.summary for change in plan.writes]},
+        details={
+            "changes": [change.summary for change in plan.writes],
+            "findings": [f"{finding.code}: {finding.message}" for finding in plan.needs_human],
+        },
     )
     command = approve_command(approval.id, runtime.data_dir)
     runtime.audit.append(

@@ -13,7 +13,7 @@ Ids are stored as strings: Paymo ids are integers on the wire, QBO ids are strin
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +23,7 @@ from typing import Any, Final, Literal, cast, get_args
 import anyio
 import filelock
 
+from paymo_qb_mcp.domain.fingerprint import fingerprint
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.store._diskstore import Clock, DiskStore, utc_now
 
@@ -41,6 +42,11 @@ class Link:
 
     `origin` says which side created the pair ("ours" when this tool created the QBO copy), so a
     change we made is not synced back as if someone else had made it.
+
+    `qbo_digests` are what our last write left in the QBO record: one `domain.fingerprint` digest per
+    top-level field the write set, as QBO returned it. Empty when we never wrote the record (a link to
+    an existing one) or for links saved before digests were kept: then nobody's edits can be told
+    from ours, and none are reported.
     """
 
     kind: str
@@ -50,6 +56,20 @@ class Link:
     content_hash: str
     origin: Origin
     updated_at: datetime
+    qbo_digests: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def qbo_fields(self) -> tuple[str, ...]:
+        """The QBO fields our last write set (and whose values it remembers)."""
+        return tuple(name for name, _ in self.qbo_digests)
+
+    @property
+    def qbo_fingerprint(self) -> str | None:
+        """One hash over `qbo_digests`; None when nothing is remembered."""
+        return fingerprint(dict(self.qbo_digests))
+
+    def qbo_digest_map(self) -> dict[str, str]:
+        return dict(self.qbo_digests)
 
 
 @dataclass(frozen=True)
@@ -93,8 +113,13 @@ class Ledger(DiskStore):
         sync_token: str | None,
         content_hash: str,
         origin: Origin,
+        qbo_digests: Mapping[str, str] | None = None,
     ) -> Link:
-        """Store (or update) the link both ways and clear the record's intent in the same transaction."""
+        """Store (or update) the link both ways and clear the record's intent in the same transaction.
+
+        `qbo_digests` replace the remembered QBO values (none given: none remembered), because the
+        record they described was just written, or is not ours.
+        """
         if origin not in _ORIGINS:
             raise InputError(f"origin must be one of {sorted(_ORIGINS)}, got {origin!r}", field_name="origin")
         link = Link(
@@ -105,6 +130,7 @@ class Ledger(DiskStore):
             content_hash=content_hash,
             origin=origin,
             updated_at=self._now(),
+            qbo_digests=tuple(sorted((qbo_digests or {}).items())),
         )
         forward = _key("link", link.kind, link.paymo_id)
         reverse = _key("qbo", link.kind, link.qbo_id)
@@ -254,6 +280,7 @@ def _link_to_row(link: Link) -> dict[str, Any]:
         "origin": link.origin,
         "updated_at": link.updated_at.isoformat(),
         "paymo_id": link.paymo_id,
+        "qbo_digests": dict(link.qbo_digests),
     }
 
 
@@ -266,6 +293,8 @@ def _link_from_row(kind: str, row: dict[str, Any]) -> Link:
         content_hash=row["content_hash"],
         origin=row["origin"],
         updated_at=datetime.fromisoformat(row["updated_at"]),
+        # Rows written before digests were kept have none.
+        qbo_digests=tuple(sorted((row.get("qbo_digests") or {}).items())),
     )
 
 

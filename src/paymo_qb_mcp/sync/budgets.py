@@ -30,7 +30,9 @@ plan, or with purchase orders turned off, gets a blocker.
 Once per project and kind (ledger kinds ``budget_estimate`` / ``budget_po``, marker
 ``paymo:budget_estimate:<project id>`` / ``paymo:budget_po:<project id>`` in ``PrivateNote``): an
 unchanged budget is a skip, a changed one a sparse update of the lines — unless the customer or
-vendor already answered it (an accepted/closed estimate, a closed PO), which is then left alone.
+vendor already answered it (an accepted/closed estimate, a closed PO), which is then left alone —
+and put to a human when it would overwrite what someone changed in QuickBooks since our last write
+(``EDITED_IN_QUICKBOOKS``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from paymo_qb_mcp.sync.customers import customer_for_invoice
 from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
 from paymo_qb_mcp.sync.expenses import FindingList, active_record, is_closed
 from paymo_qb_mcp.sync.invoices import exchange_rate
+from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 from paymo_qb_mcp.sync.timesheets import (
     ClientBilling,
     client_billing,
@@ -588,22 +591,25 @@ async def _update_estimate(
         return [_skip(run, ESTIMATE_LINK_KIND, "estimate", qbo_id, f"the estimate is {current.TxnStatus}")]
     if not _same_currency(run, current.CurrencyRef, qbo_id):
         return []
+    payload: dict[str, Any] = {
+        "Line": lines,
+        "ExpirationDate": expiry.isoformat(),
+        "CustomerMemo": {"value": memo},
+        "PrivateNote": note,
+        # QBO recomputes tax from the new lines, so a US override travels with them.
+        **({"TxnTaxDetail": override} if override is not None else {}),
+    }
+    before: dict[str, Any] = {"TotalAmt": current.TotalAmt, "ExpirationDate": current.ExpirationDate}
+    after = _guard_edits(run, ESTIMATE_LINK_KIND, current, payload, before, after, f"estimate {qbo_id}")
     return [
         Change(
             action="update",
             entity="estimate",
             paymo_id=run.project.id,
             qbo_id=qbo_id,
-            before={"TotalAmt": current.TotalAmt, "ExpirationDate": current.ExpirationDate},
+            before=before,
             after=after,
-            payload={
-                "Line": lines,
-                "ExpirationDate": expiry.isoformat(),
-                "CustomerMemo": {"value": memo},
-                "PrivateNote": note,
-                # QBO recomputes tax from the new lines, so a US override travels with them.
-                **({"TxnTaxDetail": override} if override is not None else {}),
-            },
+            payload=payload,
             summary=(
                 f"Update QuickBooks estimate {qbo_id} to the new budget of Paymo project "
                 f"{run.project.name!r}: "
@@ -660,6 +666,32 @@ async def _linked(run: _Context, model: type[Pushed], qbo_id: str, link_kind: st
         )
         return None
     return current
+
+
+def _guard_edits(
+    run: _Context,
+    link_kind: str,
+    current: qbo_models.QboEntity,
+    payload: dict[str, Any],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    what: str,
+) -> dict[str, Any]:
+    """``after`` (with the edited fields added to it and ``before``) once EDITED_IN_QUICKBOOKS is checked."""
+    after = dict(after)
+    edited = guard_overwrite(
+        run.ctx.ledger.link(link_kind, run.project.id),
+        current,
+        payload,
+        before=before,
+        after=after,
+        target=f"QuickBooks {what}",
+        source=f"the budget of Paymo project {run.project.name!r}",
+        record=run.record,
+    )
+    if edited is not None:
+        run.findings.append(edited)
+    return after
 
 
 def _same_currency(run: _Context, ref: qbo_models.Ref | None, qbo_id: str) -> bool:
@@ -753,15 +785,18 @@ async def _plan_purchase_order(run: _Context) -> list[Change]:
             return [_skip(run, PO_LINK_KIND, "purchase_order", qbo_id, "the purchase order is closed")]
         if not _same_currency(run, current.CurrencyRef, qbo_id):
             return []
+        changed: dict[str, Any] = {"Line": lines, "Memo": memo, "PrivateNote": note}
+        before = {"TotalAmt": current.TotalAmt, "VendorRef.value": vendor.Id}
+        after = _guard_edits(run, PO_LINK_KIND, current, changed, before, after, f"purchase order {qbo_id}")
         return [
             Change(
                 action="update",
                 entity="purchase_order",
                 paymo_id=project.id,
                 qbo_id=qbo_id,
-                before={"TotalAmt": current.TotalAmt, "VendorRef.value": vendor.Id},
+                before=before,
                 after=after,
-                payload={"Line": lines, "Memo": memo, "PrivateNote": note},
+                payload=changed,
                 summary=(
                     f"Update QuickBooks purchase order {qbo_id} to the new budget of Paymo project "
                     f"{project.name!r}: {currency} {run.budget.total}"

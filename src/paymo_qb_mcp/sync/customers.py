@@ -37,6 +37,7 @@ from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.query import in_
 from paymo_qb_mcp.sync.context import SyncContext
 from paymo_qb_mcp.sync.executor import link_placeholder
+from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 
 __all__ = [
     "CLIENT_MARKER_KIND",
@@ -131,7 +132,9 @@ async def plan_client_match(
     ``none`` with ``create_if_missing`` → a customer create (name sanitised, collisions with
     customers, vendors and employees resolved at plan time); ``ambiguous`` → never a create or a
     link; an inactive match → a planned reactivation; ``update_details`` → a sparse update of the
-    e-mail, phone, website and billing address from Paymo with field-level before/after.
+    e-mail, phone, website and billing address from Paymo with field-level before/after (a human
+    must confirm it when it would overwrite what someone changed in QuickBooks since our last write:
+    EDITED_IN_QUICKBOOKS).
     """
     outcome = await _resolve(
         ctx,
@@ -462,6 +465,18 @@ def _plan_for_match(
         payload.update(detail_payload)
     summary_name = customer.DisplayName or customer.Id
     if payload:
+        edited = guard_overwrite(
+            ctx.ledger.link(CUSTOMER_LINK_KIND, client.id),
+            customer,
+            payload,
+            before=before,
+            after=after,
+            target=f"QuickBooks customer {summary_name!r} (Id {customer.Id})",
+            source=f"Paymo client {client.name!r}",
+            record=record,
+        )
+        if edited is not None:
+            outcome.findings.append(edited)
         what = " and ".join(
             part
             for part in (

@@ -12,7 +12,12 @@ produce a duplicate:
 - Paymo has no idempotency key, so writes to Paymo are guarded by a ledger done-marker plus a look
   for our marker in the target record's notes before creating;
 - after every QBO write the record is read back and compared with ``change.expect``; differences
-  are reported as findings, never hidden.
+  are reported as findings, never hidden;
+- every link saved after a QBO write remembers what the write left in the record (per-field digests,
+  ``domain.fingerprint``) over the fields our payloads set, so a planner can tell a human's later
+  edit there from our own write (``sync.qbo_edits``). They are taken from the record QBO returns for
+  the write, and saved with the link in one transaction, so no window exists in which a link points
+  at a record we wrote without remembering what we wrote.
 
 ``change.lookup`` vocabulary (all optional):
 ``where`` — ``{QBO field: value}`` equality conditions to find an existing record;
@@ -38,6 +43,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from paymo_qb_mcp.domain.fingerprint import field_digests
 from paymo_qb_mcp.domain.keys import canonical_json, request_id
 from paymo_qb_mcp.domain.plan import Change, Finding, Plan
 from paymo_qb_mcp.errors import Conflict, DataError, InputError, ReconciliationError
@@ -242,6 +248,7 @@ class Executor:
                 sync_token=created.SyncToken,
                 content_hash=change.content_hash,
                 origin="ours",
+                qbo_digests=field_digests(created.to_wire(), payload),
             )
             self._mark_done(change, created.Id)
         replayed = intent is not None and intent.request_id == rid
@@ -281,6 +288,8 @@ class Executor:
             sync_token=updated.SyncToken,
             content_hash=change.content_hash,
             origin="ours",
+            # Fields the earlier attempt set that this payload does not are no longer known to be ours.
+            qbo_digests=field_digests(updated.to_wire(), payload),
         )
         self._mark_done(change, found.Id)
         return await self._read_back(change, model, found.Id, "recovered")
@@ -292,6 +301,9 @@ class Executor:
         model = qbo_model(change.wire_entity)
         content = change.content_hash or change.action
         async with self.ctx.ledger.lock(kind, paymo_id):
+            previous = self.ctx.ledger.link(kind, paymo_id)
+            # A sparse update leaves the other fields an earlier write of ours set as they were.
+            ours = set(previous.qbo_fields) if previous is not None and previous.qbo_id == qbo_id else set()
             for attempt in (1, 2):
                 current = await self.ctx.qbo.read(model, qbo_id)
                 self._check_unchanged(change, model, current)
@@ -312,6 +324,7 @@ class Executor:
                     logger.info("stale SyncToken on %s %s; re-reading once", model.entity_name, qbo_id)
                     continue
                 break
+            written_fields = ours | set(change.payload or {}) if change.action != "delete" else set()
             self.ctx.ledger.save_link(
                 kind,
                 paymo_id,
@@ -319,6 +332,7 @@ class Executor:
                 sync_token=written.SyncToken,
                 content_hash=change.content_hash or "",
                 origin="ours",
+                qbo_digests=field_digests(written.to_wire(), written_fields),
             )
             self._mark_done(change, qbo_id)
         outcome = {"update": "updated", "void": "voided", "delete": "deleted"}[change.action]

@@ -32,9 +32,11 @@ Choices worth knowing:
 
 Ledger kind ``expense`` links Paymo expense id → QBO Purchase/Bill Id; the content hash covers the
 Paymo expense and the target type, so an unchanged expense is a ``skip`` and a changed one a sparse
-update against the current SyncToken. Guards found here rather than as a 400 from QBO: closed
-period (6210), inactive account or vendor (610), multicurrency off, unknown or withdrawn currency
-codes, a vendor in another currency, and customer matching problems (from ``customer_for_invoice``).
+update against the current SyncToken (put to a human when it would overwrite what someone changed in
+QuickBooks since our last write: ``EDITED_IN_QUICKBOOKS``). Guards found here rather than as a 400
+from QBO: closed period (6210), inactive account or vendor (610), multicurrency off, unknown or
+withdrawn currency codes, a vendor in another currency, and customer matching problems (from
+``customer_for_invoice``).
 """
 
 from __future__ import annotations
@@ -53,9 +55,11 @@ from paymo_qb_mcp.errors import ConfigError, InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import ge, in_, le
 from paymo_qb_mcp.quickbooks import models as qbo_models
+from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
 from paymo_qb_mcp.sync.invoices import exchange_rate
+from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 
 __all__ = [
     "EXPENSE_LINK_KIND",
@@ -384,7 +388,7 @@ async def _plan_expense(run: _Run, expense: paymo_models.Expense) -> None:
         )
     else:
         updated = await _update(
-            run, expense, built, qbo_id=link.qbo_id, tag=tag, after=after, digest=digest, expect=expect
+            run, expense, built, link=link, tag=tag, after=after, digest=digest, expect=expect
         )
         if updated is None:
             return
@@ -409,13 +413,14 @@ async def _update(
     expense: paymo_models.Expense,
     built: _Built,
     *,
-    qbo_id: str,
+    link: Link,
     tag: str,
     after: dict[str, Any],
     digest: str,
     expect: dict[str, Any],
 ) -> Change | None:
     """A sparse update of the linked record, refused when it is not ours or cannot change currency."""
+    qbo_id = link.qbo_id
     entity = run.target.entity
     record = f"paymo:expense:{expense.id}"
     model: type[qbo_models.Purchase] | type[qbo_models.Bill] = (
@@ -450,11 +455,24 @@ async def _update(
             record,
         )
         return None
-    before = {
+    before: dict[str, Any] = {
         "TotalAmt": current.TotalAmt,
         "TxnDate": current.TxnDate,
         "PrivateNote": current.PrivateNote,
     }
+    after = dict(after)
+    edited = guard_overwrite(
+        link,
+        current,
+        built.payload,
+        before=before,
+        after=after,
+        target=f"QuickBooks {entity} {qbo_id}",
+        source=f"Paymo expense {_label(expense)}",
+        record=record,
+    )
+    if edited is not None:
+        run.findings.append(edited)
     return Change(
         action="update",
         entity="expense",

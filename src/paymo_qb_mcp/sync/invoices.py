@@ -49,6 +49,7 @@ from paymo_qb_mcp.quickbooks.query import eq, in_
 from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
+from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 
 __all__ = [
     "INVOICE_LINK_KIND",
@@ -186,9 +187,11 @@ async def plan_invoice(ctx: SyncContext, paymo_invoice_id: int) -> InvoicePlan:
     First sync → create (with the customer's create/link/reactivation before it when needed);
     unchanged since the last sync → skip; changed → one sparse update against the current
     SyncToken with field-level before/after (``CustomerRef`` only moves when the client's customer
-    changed, and then with a warning); voided in Paymo after a sync → void; voided and never
-    synced → skip. An invoice already in QBO with our marker (an earlier run that crashed before
-    linking, or a concurrent run) is linked, never created twice.
+    changed, and then with a warning; an update that would overwrite fields someone changed in
+    QuickBooks since our last write warns EDITED_IN_QUICKBOOKS, which a human must confirm); voided
+    in Paymo after a sync → void; voided and never synced → skip. An invoice already in QBO with our
+    marker (an earlier run that crashed before linking, or a concurrent run) is linked, never
+    created twice.
     """
     facts = await ctx.facts()
     invoice = await ctx.paymo.get_invoice(paymo_invoice_id, include=("invoiceitems", "invoiceitems.entries"))
@@ -1108,6 +1111,18 @@ def _plan_update(
         )
         return
 
+    edited = guard_overwrite(
+        link,
+        existing,
+        payload,
+        before=before,
+        after=after,
+        target=f"QuickBooks invoice {existing.DocNumber or existing.Id}",
+        source=f"Paymo invoice {invoice.number}",
+        record=record,
+    )
+    if edited is not None:
+        draft.findings.append(edited)
     draft.changes.extend(built.customer.changes)
     after.update({"amount": expected.total, "currency": currency, "txn_date": built.txn_date})
     changed = sorted({path.split(".")[0] for path in before} - {"TotalAmt", "TxnTaxDetail"})

@@ -15,7 +15,9 @@ other side lacks, and nothing twice:
 An amount that would exceed the target invoice's open balance is reported as a finding, never written:
 the two systems then disagree about what was paid, which a human has to settle. A Paymo payment and a
 QBO payment with the same amount and date on the same invoice are taken to be one receipt entered on
-both sides: the plan links them instead of copying each across.
+both sides: the plan links them instead of copying each across. A pushed payment that changed in Paymo
+is updated in QuickBooks — put to a human when that would overwrite what someone changed in QuickBooks
+since our last write (``EDITED_IN_QUICKBOOKS``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from paymo_qb_mcp.domain.keys import add_marker, content_hash, find_markers, marker
 from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
@@ -39,6 +41,7 @@ from paymo_qb_mcp.quickbooks.query import eq, ge, in_
 from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.invoices import INVOICE_LINK_KIND, exchange_rate
+from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 
 __all__ = [
     "KIND_INVOICE",
@@ -441,6 +444,21 @@ class _Planner:
             "TxnDate": payment.date,
             "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": qbo_invoice_id, "TxnType": "Invoice"}]}],
         }
+        sent = {key: value for key, value in payload.items() if value is not None}
+        before: dict[str, Any] = {"TotalAmt": current.TotalAmt, "TxnDate": current.TxnDate}
+        after: dict[str, Any] = {"amount": amount, "currency": synced.currency, "txn_date": payment.date}
+        edited = guard_overwrite(
+            link,
+            current,
+            sent,
+            before=before,
+            after=after,
+            target=f"QuickBooks payment {current.Id}",
+            source=label,
+            record=f"paymo:payment:{payment.id}",
+        )
+        if edited is not None:
+            self.findings.append(edited)
         self.add(
             Change(
                 action="update",
@@ -452,9 +470,9 @@ class _Planner:
                 qbo_id=current.Id,
                 sync_token=current.SyncToken,
                 content_hash=digest,
-                before={"TotalAmt": current.TotalAmt, "TxnDate": current.TxnDate},
-                after={"amount": amount, "currency": synced.currency, "txn_date": payment.date},
-                payload={key: value for key, value in payload.items() if value is not None},
+                before=before,
+                after=after,
+                payload=sent,
                 expect={"TotalAmt": amount, "Line.count": 1},
                 summary=(
                     f"{label}: update QuickBooks payment {current.Id} "
