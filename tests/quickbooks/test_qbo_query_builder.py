@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.quickbooks.models import Customer, Invoice
 from paymo_qb_mcp.quickbooks.query import (
+    ACTIVE_OR_INACTIVE,
     Condition,
     desc,
     eq,
@@ -138,6 +139,12 @@ def test_booleans_are_bare_even_inside_in_and_like_keeps_the_percent_wildcard() 
     assert (
         statement.statement()
         == "SELECT * FROM Customer WHERE Active IN (true, false) AND DisplayName LIKE 'Acme%'"
+    )
+
+
+def test_active_or_inactive_asks_a_name_list_for_every_row() -> None:
+    assert select(Customer).where(ACTIVE_OR_INACTIVE).statement() == (
+        "SELECT * FROM Customer WHERE Active IN (true, false)"
     )
 
 

@@ -622,7 +622,7 @@ class QboClient:
 
         Paging needs a stable order, so ``ORDERBY Id`` is added unless the statement has its own
         ordering or ``order_by`` says otherwise. Name-list queries without an ``Active`` condition
-        may return active rows only; say ``in_("Active", [True, False])`` to get both.
+        may return active rows only; add ``ACTIVE_OR_INACTIVE`` (``query.py``) to get both.
         """
         statement = self._statement(model_or_statement, conditions)
         if not statement.ordering and order_by is not None:

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, model_validator
 
 __all__ = [
+    "ADDRESS_LINE_MAX_LENGTH",
+    "COMPANY_NAME_MAX_LENGTH",
+    "CUSTOMER_MEMO_MAX_LENGTH",
+    "DESCRIPTION_MAX_LENGTH",
     "ENTITY_MODELS",
+    "NOTES_MAX_LENGTH",
+    "PRIVATE_NOTE_MAX_LENGTH",
+    "PURCHASE_ORDER_MEMO_MAX_LENGTH",
     "Account",
     "AccountBasedExpenseLineDetail",
     "AccountingInfoPrefs",
@@ -70,6 +77,15 @@ __all__ = [
     "WebSiteAddress",
     "detail_key_for",
 ]
+
+# The longest text QBO keeps in these fields; a longer one is refused (fault 2050), so writers cut to them.
+PRIVATE_NOTE_MAX_LENGTH: Final = 4000  # a transaction's PrivateNote
+DESCRIPTION_MAX_LENGTH: Final = 4000  # Line.Description, TimeActivity.Description
+CUSTOMER_MEMO_MAX_LENGTH: Final = 1000  # CustomerMemo of invoices and estimates
+PURCHASE_ORDER_MEMO_MAX_LENGTH: Final = 4000  # PurchaseOrder.Memo
+NOTES_MAX_LENGTH: Final = 2000  # Customer.Notes
+COMPANY_NAME_MAX_LENGTH: Final = 100  # Customer.CompanyName
+ADDRESS_LINE_MAX_LENGTH: Final = 500  # PhysicalAddress.Line1..Line5
 
 
 class QboModel(BaseModel):

@@ -15,12 +15,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Generic, Literal, NoReturn, TypeVar
+from typing import Final, Generic, Literal, NoReturn, TypeVar
 
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.quickbooks.models import QboEntity
 
 __all__ = [
+    "ACTIVE_OR_INACTIVE",
     "MAX_PAGE_SIZE",
     "Condition",
     "Operator",
@@ -186,6 +187,12 @@ def in_(prop: str, values: Iterable[QueryValue]) -> Condition:
     for value in collected:
         render_value(value)
     return Condition(_check_property(prop), "IN", collected)
+
+
+# A name list (customers, vendors, items, tax codes, ...) may answer with its active rows only unless
+# the query names Active; this asks for every row, since an inactive one still matters (name clashes,
+# reactivation, a mapping that points at it).
+ACTIVE_OR_INACTIVE: Final = in_("Active", [True, False])
 
 
 def like(prop: str, pattern: str) -> Condition:

@@ -52,7 +52,13 @@ from paymo_qb_mcp.errors import NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import eq as paymo_eq
 from paymo_qb_mcp.quickbooks import models as qbo_models
-from paymo_qb_mcp.quickbooks.query import eq, in_
+from paymo_qb_mcp.quickbooks.models import (
+    CUSTOMER_MEMO_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    PRIVATE_NOTE_MAX_LENGTH,
+    PURCHASE_ORDER_MEMO_MAX_LENGTH,
+)
+from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, eq
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import customer_for_invoice
 from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
@@ -86,9 +92,6 @@ BudgetKind = Literal["estimate", "purchase_order"]
 Pushed = TypeVar("Pushed", qbo_models.Estimate, qbo_models.PurchaseOrder)
 
 _ESTIMATE_VALID_DAYS: Final = 30
-_NOTE_MAX_LENGTH: Final = 4000
-_MEMO_MAX_LENGTH: Final = 1000
-_DESCRIPTION_MAX_LENGTH: Final = 4000
 # Plans whose API refuses purchase orders (error 5020); Plus and Advanced have them.
 _NO_PURCHASE_ORDERS: Final = ("simple start", "essentials", "self-employed", "self employed")
 # A customer or vendor has answered these; the budget no longer rewrites them.
@@ -498,9 +501,9 @@ async def _plan_estimate(run: _Context) -> list[Change]:
         f"Budget of Paymo project {project.name} ({project.id})",
         ESTIMATE_LINK_KIND,
         project.id,
-        max_length=_NOTE_MAX_LENGTH,
+        max_length=PRIVATE_NOTE_MAX_LENGTH,
     )
-    memo = f"Estimate for {project.name}"[:_MEMO_MAX_LENGTH]
+    memo = f"Estimate for {project.name}"[:CUSTOMER_MEMO_MAX_LENGTH]
     expiry = run.txn_date + dt.timedelta(days=_ESTIMATE_VALID_DAYS)
     expect: dict[str, Any] = {"Line.count": len(lines) + 1}  # QBO appends its subtotal line
     if totals is not None:
@@ -633,7 +636,7 @@ def _sales_line(line: BudgetLine, item_id: str, tax_code_id: str, currency: str)
     return {
         "DetailType": "SalesItemLineDetail",
         "Amount": line.amount,
-        "Description": line.description[:_DESCRIPTION_MAX_LENGTH],
+        "Description": line.description[:DESCRIPTION_MAX_LENGTH],
         "SalesItemLineDetail": {
             "ItemRef": {"value": item_id},
             "Qty": qty,
@@ -753,9 +756,10 @@ async def _plan_purchase_order(run: _Context) -> list[Change]:
         f"Budget of Paymo project {project.name} ({project.id})",
         PO_LINK_KIND,
         project.id,
-        max_length=_NOTE_MAX_LENGTH,
+        max_length=PRIVATE_NOTE_MAX_LENGTH,
     )
-    memo = f"Purchase order for {project.name}: budget {currency} {run.budget.total}"[:_NOTE_MAX_LENGTH]
+    memo = f"Purchase order for {project.name}: budget {currency} {run.budget.total}"
+    memo = memo[:PURCHASE_ORDER_MEMO_MAX_LENGTH]
     expect: dict[str, Any] = {
         "TotalAmt": run.budget.total,
         "Line.count": len(lines),
@@ -899,7 +903,7 @@ async def _vendor(run: _Context) -> qbo_models.Vendor | None:
             run.ctx, qbo_models.Vendor, ref, purpose="mappings.purchase_order_vendor", findings=findings
         )
     assert ref.name is not None  # QboRef guarantees an id or a name
-    vendors = await run.ctx.qbo.query_all(qbo_models.Vendor, in_("Active", [True, False]))
+    vendors = await run.ctx.qbo.query_all(qbo_models.Vendor, ACTIVE_OR_INACTIVE)
     views = [
         QboCustomerView(
             id=vendor.Id,
@@ -994,7 +998,7 @@ async def _po_lines(run: _Context) -> Callable[[BudgetLine], dict[str, Any]] | N
             return {
                 "DetailType": "ItemBasedExpenseLineDetail",
                 "Amount": line.amount,
-                "Description": line.description[:_DESCRIPTION_MAX_LENGTH],
+                "Description": line.description[:DESCRIPTION_MAX_LENGTH],
                 "ItemBasedExpenseLineDetail": {
                     "ItemRef": {"value": item_id},
                     "Qty": qty,
@@ -1035,7 +1039,7 @@ async def _po_lines(run: _Context) -> Callable[[BudgetLine], dict[str, Any]] | N
         return {
             "DetailType": "AccountBasedExpenseLineDetail",
             "Amount": line.amount,
-            "Description": line.description[:_DESCRIPTION_MAX_LENGTH],
+            "Description": line.description[:DESCRIPTION_MAX_LENGTH],
             "AccountBasedExpenseLineDetail": {"AccountRef": {"value": account_id}},
         }
 

@@ -34,7 +34,8 @@ from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import eq as paymo_eq
 from paymo_qb_mcp.quickbooks import models as qbo_models
-from paymo_qb_mcp.quickbooks.query import in_
+from paymo_qb_mcp.quickbooks.models import ADDRESS_LINE_MAX_LENGTH, COMPANY_NAME_MAX_LENGTH, NOTES_MAX_LENGTH
+from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE
 from paymo_qb_mcp.sync.context import SyncContext
 from paymo_qb_mcp.sync.executor import link_placeholder
 from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
@@ -54,12 +55,8 @@ MATCH_TOOL: Final = "find_client_match"
 CUSTOMER_LINK_KIND: Final = "customer"
 # domain.matching looks for `paymo:client:<id>` in a customer's Notes.
 CLIENT_MARKER_KIND: Final = "client"
-_NOTES_MAX_LENGTH: Final = 2000
-_COMPANY_NAME_MAX_LENGTH: Final = 100
-_ADDRESS_LINE_MAX_LENGTH: Final = 500
 _ADDRESS_LINES: Final = ("Line1", "Line2", "Line3", "Line4", "Line5")
 _DISAMBIGUATION_ATTEMPTS: Final = range(2, 10)
-_ACTIVE_OR_NOT: Final = in_("Active", [True, False])
 
 
 @dataclass(frozen=True)
@@ -300,7 +297,7 @@ async def _resolve(
     early_findings: list[Finding] = []
     if currency is None:
         currency = await _client_currency(ctx, client_id, early_findings)
-    customers = await ctx.qbo.query_all(qbo_models.Customer, _ACTIVE_OR_NOT)
+    customers = await ctx.qbo.query_all(qbo_models.Customer, ACTIVE_OR_INACTIVE)
     by_id = {customer.Id: customer for customer in customers if customer.Id is not None}
     # Sub-customers (jobs, projects) are never what a Paymo client is.
     candidates = [customer for customer in customers if not customer.Job and customer.Id is not None]
@@ -572,7 +569,7 @@ def _address_lines(address: str | None) -> list[str]:
     lines = [line.strip() for line in address.splitlines() if line.strip()]
     if len(lines) > len(_ADDRESS_LINES):
         lines = [*lines[: len(_ADDRESS_LINES) - 1], ", ".join(lines[len(_ADDRESS_LINES) - 1 :])]
-    return [line[:_ADDRESS_LINE_MAX_LENGTH] for line in lines]
+    return [line[:ADDRESS_LINE_MAX_LENGTH] for line in lines]
 
 
 def _paymo_bill_addr(client: paymo_models.Client) -> dict[str, str]:
@@ -650,8 +647,8 @@ async def _taken_names(
     """Every DisplayName in QBO's shared customer/vendor/employee namespace (inactive ones still clash),
     folded as QBO compares them (case, surrounding spaces) → (entity, Id, name)."""
     taken: dict[str, tuple[str, str, str]] = {}
-    vendors = await ctx.qbo.query_all(qbo_models.Vendor, _ACTIVE_OR_NOT)
-    employees = await ctx.qbo.query_all(qbo_models.Employee, _ACTIVE_OR_NOT)
+    vendors = await ctx.qbo.query_all(qbo_models.Vendor, ACTIVE_OR_INACTIVE)
+    employees = await ctx.qbo.query_all(qbo_models.Employee, ACTIVE_OR_INACTIVE)
     parties: list[tuple[str, Sequence[qbo_models.Customer | qbo_models.Vendor | qbo_models.Employee]]] = [
         ("customer", customers),
         ("vendor", vendors),
@@ -763,13 +760,13 @@ async def _plan_create(
         name = alternative
 
     payload: dict[str, Any] = {"DisplayName": name}
-    payload["CompanyName"] = sanitized.value[:_COMPANY_NAME_MAX_LENGTH].rstrip()
+    payload["CompanyName"] = sanitized.value[:COMPANY_NAME_MAX_LENGTH].rstrip()
     payload.update(_paymo_details(client))
     if facts.multicurrency:
         # A QBO customer's currency is fixed at creation: it must be the one the client is invoiced in.
         payload["CurrencyRef"] = {"value": outcome.currency}
     tag = marker(CLIENT_MARKER_KIND, client.id)
-    payload["Notes"] = add_marker(None, CLIENT_MARKER_KIND, client.id, max_length=_NOTES_MAX_LENGTH)
+    payload["Notes"] = add_marker(None, CLIENT_MARKER_KIND, client.id, max_length=NOTES_MAX_LENGTH)
     after = _flatten(payload)
     after["currency"] = outcome.currency
     outcome.changes.append(

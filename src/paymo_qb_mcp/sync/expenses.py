@@ -55,6 +55,7 @@ from paymo_qb_mcp.errors import ConfigError, InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import ge, in_, le
 from paymo_qb_mcp.quickbooks import models as qbo_models
+from paymo_qb_mcp.quickbooks.models import DESCRIPTION_MAX_LENGTH, PRIVATE_NOTE_MAX_LENGTH
 from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
@@ -73,8 +74,6 @@ __all__ = [
 
 EXPENSE_TOOL: Final = "push_expenses"
 EXPENSE_LINK_KIND: Final = "expense"
-_NOTE_MAX_LENGTH: Final = 4000
-_DESCRIPTION_MAX_LENGTH: Final = 4000
 
 Referenced = TypeVar(
     "Referenced",
@@ -682,7 +681,7 @@ def _description(expense: paymo_models.Expense) -> str:
     project = expense.project.name if expense.project is not None else None
     if project:
         text = f"{text} (project {project})" if text else f"Project {project}"
-    return text[:_DESCRIPTION_MAX_LENGTH]
+    return text[:DESCRIPTION_MAX_LENGTH]
 
 
 def _private_note(expense: paymo_models.Expense) -> str:
@@ -692,4 +691,4 @@ def _private_note(expense: paymo_models.Expense) -> str:
         text += f": {name}"
     if expense.file:
         text += f"\nReceipt: {expense.file}"
-    return add_marker(text, EXPENSE_LINK_KIND, expense.id, max_length=_NOTE_MAX_LENGTH)
+    return add_marker(text, EXPENSE_LINK_KIND, expense.id, max_length=PRIVATE_NOTE_MAX_LENGTH)

@@ -45,7 +45,12 @@ from paymo_qb_mcp.domain.tax import (
 from paymo_qb_mcp.errors import NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.quickbooks import models as qbo_models
-from paymo_qb_mcp.quickbooks.query import eq, in_
+from paymo_qb_mcp.quickbooks.models import (
+    CUSTOMER_MEMO_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    PRIVATE_NOTE_MAX_LENGTH,
+)
+from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, eq
 from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
@@ -62,10 +67,6 @@ __all__ = [
 
 INVOICE_TOOL: Final = "sync_invoice"
 INVOICE_LINK_KIND: Final = "invoice"
-_PRIVATE_NOTE_MAX_LENGTH: Final = 4000
-_DESCRIPTION_MAX_LENGTH: Final = 4000
-_CUSTOMER_MEMO_MAX_LENGTH: Final = 1000
-_ACTIVE_OR_NOT: Final = in_("Active", [True, False])
 _TAX_TYPES: Final[frozenset[str]] = frozenset({"TaxOnAmount", "TaxOnAmountPlusTax", "TaxOnTax"})
 # Header fields a re-sync compares and updates (wire paths); CustomerRef is handled on its own.
 _HEADER_PATHS: Final = (
@@ -589,7 +590,7 @@ async def _build(
             "DiscountLineDetail": {"PercentBased": False},
         }
         if invoice.discount_text:
-            discount_line["Description"] = invoice.discount_text[:_DESCRIPTION_MAX_LENGTH]
+            discount_line["Description"] = invoice.discount_text[:DESCRIPTION_MAX_LENGTH]
         lines.append(discount_line)
 
     payload: dict[str, Any] = {
@@ -601,7 +602,7 @@ async def _build(
             f"Paymo invoice {invoice.number}",
             INVOICE_LINK_KIND,
             invoice.id,
-            max_length=_PRIVATE_NOTE_MAX_LENGTH,
+            max_length=PRIVATE_NOTE_MAX_LENGTH,
         ),
     }
     if facts.custom_txn_numbers:
@@ -631,7 +632,7 @@ async def _build(
         if term_id is not None:
             payload["SalesTermRef"] = {"value": term_id}
     if invoice.notes and invoice.notes.strip():
-        payload["CustomerMemo"] = {"value": invoice.notes.strip()[:_CUSTOMER_MEMO_MAX_LENGTH]}
+        payload["CustomerMemo"] = {"value": invoice.notes.strip()[:CUSTOMER_MEMO_MAX_LENGTH]}
     if facts.multicurrency:
         payload["CurrencyRef"] = {"value": currency}
         if rate is not None:
@@ -660,8 +661,8 @@ async def _tax_mapping(
         # Under AST lines are TAX or NON and QBO picks the rate from the ship-to address; the rate is
         # not predicted, so Paymo's tax is always stated as the TotalTax override.
         return TaxMapping(model="us", us_ast_rate=None)
-    codes = await ctx.qbo.query_all(qbo_models.TaxCode, _ACTIVE_OR_NOT)
-    rates = {rate.Id: rate for rate in await ctx.qbo.query_all(qbo_models.TaxRate, _ACTIVE_OR_NOT)}
+    codes = await ctx.qbo.query_all(qbo_models.TaxCode, ACTIVE_OR_INACTIVE)
+    rates = {rate.Id: rate for rate in await ctx.qbo.query_all(qbo_models.TaxRate, ACTIVE_OR_INACTIVE)}
     table: dict[str, QboTaxCode] = {}
     for code in codes:
         if code.Id is None:
@@ -747,7 +748,7 @@ async def _item_refs(
     ctx: SyncContext, items: Sequence[paymo_models.InvoiceItem], draft: _Draft, record: str
 ) -> list[str] | None:
     """The QBO Item of each line: an active item named like the Paymo line, else the policy's service item."""
-    catalogue = await ctx.qbo.query_all(qbo_models.Item, _ACTIVE_OR_NOT)
+    catalogue = await ctx.qbo.query_all(qbo_models.Item, ACTIVE_OR_INACTIVE)
     by_name = {
         (item.Name or "").strip().casefold(): item
         for item in catalogue
@@ -827,7 +828,7 @@ def _sales_line(
         detail["ServiceDate"] = service_date.isoformat()
     line: dict[str, Any] = {"DetailType": "SalesItemLineDetail", "Amount": mapped.amount}
     if description:
-        line["Description"] = description[:_DESCRIPTION_MAX_LENGTH]
+        line["Description"] = description[:DESCRIPTION_MAX_LENGTH]
     line["SalesItemLineDetail"] = detail
     return line
 

@@ -37,6 +37,7 @@ from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.quickbooks import models as qbo_models
+from paymo_qb_mcp.quickbooks.models import PRIVATE_NOTE_MAX_LENGTH
 from paymo_qb_mcp.quickbooks.query import eq, ge, in_
 from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
@@ -66,7 +67,6 @@ KIND_PAYMENT_TO_PAYMO: Final = "payment_to_paymo"
 Direction = Literal["both", "to_paymo", "to_quickbooks"]
 _DIRECTIONS: Final = frozenset({"both", "to_paymo", "to_quickbooks"})
 
-_PRIVATE_NOTE_MAX: Final = 4000
 _QBO_NOTE_PREFIX: Final = "qbo:payment:"
 # The same boundaries as domain.keys markers: "qbo:payment:12" must not be read as payment 1.
 _QBO_NOTE_PATTERN: Final = re.compile(r"(?<![\w:])qbo:payment:([A-Za-z0-9]+)(?![\w:])")
@@ -518,7 +518,9 @@ class _Planner:
             "TotalAmt": amount,
             "TxnDate": txn_date,
             "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": qbo_invoice.Id, "TxnType": "Invoice"}]}],
-            "PrivateNote": add_marker(payment.notes, "payment", payment.id, max_length=_PRIVATE_NOTE_MAX),
+            "PrivateNote": add_marker(
+                payment.notes, "payment", payment.id, max_length=PRIVATE_NOTE_MAX_LENGTH
+            ),
         }
         after: dict[str, object] = {
             "amount": amount,

@@ -96,7 +96,8 @@ from paymo_qb_mcp.paymo.where import eq as paymo_eq
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.paymo.where import time_interval
 from paymo_qb_mcp.quickbooks import models as qbo_models
-from paymo_qb_mcp.quickbooks.query import in_
+from paymo_qb_mcp.quickbooks.models import DESCRIPTION_MAX_LENGTH, PRIVATE_NOTE_MAX_LENGTH
+from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, in_
 from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
@@ -135,11 +136,8 @@ TimeTarget = Literal["time_activity", "invoice_lines"]
 RateLevel = Literal["user", "task", "project", "company"]
 
 _RATE_ORDER: Final[tuple[RateLevel, ...]] = ("user", "task", "project", "company")
-_NOTE_MAX_LENGTH: Final = 4000
-_DESCRIPTION_MAX_LENGTH: Final = 4000
 _LISTED_ENTRY_IDS: Final = 40
 _IDS_PER_FILTER: Final = 100
-_ACTIVE_OR_NOT: Final = in_("Active", [True, False])
 _TAX_TYPES: Final[frozenset[str]] = frozenset(get_args(TaxTypeApplicable))
 
 Fetched = TypeVar("Fetched", bound=paymo_models.PaymoModel)
@@ -883,7 +881,10 @@ async def _plan_time_activities(run: _Run, groups: Sequence[_Group]) -> None:
         hours, minutes = divmod(total_minutes, 60)
         amount = quantize(group.hours * planned.rate, billing.currency)
         description = add_marker(
-            _activity_text(run, planned), TIME_GROUP_KIND, group_id, max_length=_DESCRIPTION_MAX_LENGTH
+            _activity_text(run, planned),
+            TIME_GROUP_KIND,
+            group_id,
+            max_length=DESCRIPTION_MAX_LENGTH,
         )
         ref_key = "EmployeeRef" if settings.name_of == "Employee" else "VendorRef"
         payload: dict[str, Any] = {
@@ -1008,7 +1009,7 @@ async def _find_person(run: _Run, user_id: int, model: type[Person], kind: str) 
                 _inactive_worker(run, linked, user_name, record)
                 return None
             return linked.Id
-    people = await ctx.qbo.query_all(model, _ACTIVE_OR_NOT)
+    people = await ctx.qbo.query_all(model, ACTIVE_OR_INACTIVE)
     views = [
         QboCustomerView(
             id=person.Id,
@@ -1158,7 +1159,7 @@ async def _plan_invoice_lines(run: _Run, groups: Sequence[_Group]) -> None:
             "Line": lines,
             "EmailStatus": "NotSet",
             "PrintStatus": "NotSet",
-            "PrivateNote": add_marker(note, TIME_GROUP_KIND, invoice_id, max_length=_NOTE_MAX_LENGTH),
+            "PrivateNote": add_marker(note, TIME_GROUP_KIND, invoice_id, max_length=PRIVATE_NOTE_MAX_LENGTH),
         }
         # QBO appends its own subtotal line.
         expect: dict[str, Any] = {"Line.count": len(lines) + 1}
@@ -1239,7 +1240,7 @@ def _sales_line(run: _Run, planned: _Group, item_id: str, tax_code_id: str, curr
     return {
         "DetailType": "SalesItemLineDetail",
         "Amount": amount,
-        "Description": text[:_DESCRIPTION_MAX_LENGTH],
+        "Description": text[:DESCRIPTION_MAX_LENGTH],
         "SalesItemLineDetail": {
             "ItemRef": {"value": item_id},
             "Qty": qty,
