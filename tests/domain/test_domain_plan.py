@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from paymo_qb_mcp.domain.plan import Change, Finding, Plan, compute_plan_hash, summarize_plan
+from paymo_qb_mcp.domain.plan import Change, Finding, FindingList, Plan, compute_plan_hash, summarize_plan
 from paymo_qb_mcp.errors import InputError
 
 
@@ -83,6 +83,23 @@ def test_blocker_blocks_and_is_named_in_the_summary() -> None:
     )
     assert plan.blocked
     assert "Blocked (1): 2025-12-15 is before the book close." in plan.summary
+
+
+def test_finding_list_shorthands_set_the_severity_and_tell_which_records_are_blocked() -> None:
+    findings = FindingList()
+    findings.inform("AUTO_NUMBERED", "QuickBooks numbers invoices itself")
+    findings.warn("DOCNUMBER_ALTERED", "shortened", "paymo:invoice:1")
+    assert not findings.blocked
+    findings.block("CLOSED_PERIOD", "in the closed books", "paymo:invoice:2")
+    assert [(f.severity, f.code, f.record) for f in findings] == [
+        ("info", "AUTO_NUMBERED", None),
+        ("warning", "DOCNUMBER_ALTERED", "paymo:invoice:1"),
+        ("blocker", "CLOSED_PERIOD", "paymo:invoice:2"),
+    ]
+    assert findings.blocked
+    assert findings.blocks("paymo:invoice:2")
+    assert not findings.blocks("paymo:invoice:1")
+    assert Plan.build("sync_invoice", [], findings=findings).blocked
 
 
 def test_empty_plan_is_a_noop() -> None:

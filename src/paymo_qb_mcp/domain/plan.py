@@ -19,6 +19,7 @@ __all__ = [
     "ChangeAction",
     "ChangeTarget",
     "Finding",
+    "FindingList",
     "Plan",
     "Severity",
     "compute_plan_hash",
@@ -105,6 +106,28 @@ class Finding(BaseModel):
     code: str = Field(min_length=1)
     message: str
     record: str | None = Field(default=None, description="the record concerned, e.g. paymo:invoice:123")
+
+
+class FindingList(list[Finding]):
+    """The findings a planner gathers, with a shorthand per severity (the code first, then the message)."""
+
+    def block(self, code: str, message: str, record: str | None = None) -> None:
+        self.append(Finding(severity="blocker", code=code, message=message, record=record))
+
+    def warn(self, code: str, message: str, record: str | None = None) -> None:
+        self.append(Finding(severity="warning", code=code, message=message, record=record))
+
+    def inform(self, code: str, message: str, record: str | None = None) -> None:
+        self.append(Finding(severity="info", code=code, message=message, record=record))
+
+    @property
+    def blocked(self) -> bool:
+        """True when any finding is a blocker."""
+        return any(finding.severity == "blocker" for finding in self)
+
+    def blocks(self, record: str) -> bool:
+        """True when a blocker concerns ``record``."""
+        return any(finding.severity == "blocker" and finding.record == record for finding in self)
 
 
 def _normalize_totals(totals: Mapping[str, Decimal | str]) -> dict[str, str]:

@@ -46,7 +46,7 @@ from typing import Any, Final, Literal, TypeVar
 from paymo_qb_mcp.domain.keys import add_marker, content_hash, marker
 from paymo_qb_mcp.domain.matching import PaymoClientView, QboCustomerView, match_client
 from paymo_qb_mcp.domain.money import ZERO, quantize
-from paymo_qb_mcp.domain.plan import Change, Plan
+from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
 from paymo_qb_mcp.domain.tax import qty_and_unit_price
 from paymo_qb_mcp.errors import NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
@@ -62,7 +62,7 @@ from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, eq
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import customer_for_invoice
 from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
-from paymo_qb_mcp.sync.expenses import FindingList, active_record, is_closed
+from paymo_qb_mcp.sync.expenses import active_record, is_closed
 from paymo_qb_mcp.sync.invoices import exchange_rate
 from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 from paymo_qb_mcp.sync.timesheets import (

@@ -29,7 +29,7 @@ from paymo_qb_mcp.domain.matching import (
     sanitize_display_name,
 )
 from paymo_qb_mcp.domain.money import normalize_currency
-from paymo_qb_mcp.domain.plan import Change, Finding, Plan
+from paymo_qb_mcp.domain.plan import Change, Finding, FindingList, Plan
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import eq as paymo_eq
@@ -102,7 +102,7 @@ class _Outcome:
     match: MatchResult
     currency: str
     changes: list[Change] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    findings: FindingList = field(default_factory=FindingList)
     customer: qbo_models.Customer | None = None
     customer_ref: str | None = None
 
@@ -171,7 +171,7 @@ async def customer_for_invoice(
         update_details=False,
         for_transaction=True,
     )
-    blocked = any(finding.severity == "blocker" for finding in outcome.findings)
+    blocked = outcome.findings.blocked
     customer_id = outcome.customer.Id if outcome.customer is not None else None
     return CustomerResolution(
         customer_ref=None if blocked else outcome.customer_ref,
@@ -214,7 +214,7 @@ def client_content_hash(client: paymo_models.Client, currency: str) -> str:
     )
 
 
-async def _client_currency(ctx: SyncContext, client_id: int, findings: list[Finding]) -> str:
+async def _client_currency(ctx: SyncContext, client_id: int, findings: FindingList) -> str:
     """The currency a client is invoiced in: that of its latest non-void invoice, else Paymo's default."""
     facts = await ctx.facts()
     invoices = await ctx.paymo.list_invoices(where=paymo_eq("client_id", client_id))
@@ -225,17 +225,12 @@ async def _client_currency(ctx: SyncContext, client_id: int, findings: list[Find
     currencies = {normalize_currency(str(invoice.currency)) for invoice in live}
     chosen = normalize_currency(str(live[-1].currency))
     if len(currencies) > 1:
-        findings.append(
-            Finding(
-                severity="warning",
-                code="SEVERAL_CURRENCIES",
-                message=(
-                    f"Paymo client {client_id} is invoiced in {', '.join(sorted(currencies))}; a "
-                    f"QuickBooks customer has one currency, so it is taken as {chosen} (its latest "
-                    "invoice). Invoices in the other currencies need a separate customer"
-                ),
-                record=f"paymo:client:{client_id}",
-            )
+        findings.warn(
+            "SEVERAL_CURRENCIES",
+            f"Paymo client {client_id} is invoiced in {', '.join(sorted(currencies))}; a "
+            f"QuickBooks customer has one currency, so it is taken as {chosen} (its latest "
+            "invoice). Invoices in the other currencies need a separate customer",
+            f"paymo:client:{client_id}",
         )
     return chosen
 
@@ -294,7 +289,7 @@ async def _resolve(
     facts = await ctx.facts()
     client = await ctx.paymo.get_client(client_id)
     contacts = await ctx.paymo.list_client_contacts(where=paymo_eq("client_id", client_id))
-    early_findings: list[Finding] = []
+    early_findings = FindingList()
     if currency is None:
         currency = await _client_currency(ctx, client_id, early_findings)
     customers = await ctx.qbo.query_all(qbo_models.Customer, ACTIVE_OR_INACTIVE)
@@ -305,31 +300,21 @@ async def _resolve(
     link = ctx.ledger.link(CUSTOMER_LINK_KIND, client_id)
     linked = by_id.get(link.qbo_id) if link is not None else None
     if link is not None and linked is None:
-        early_findings.append(
-            Finding(
-                severity="warning",
-                code="STALE_LINK",
-                message=(
-                    f"Paymo client {client_id} was linked to QuickBooks customer {link.qbo_id}, which no "
-                    "longer exists; matching again"
-                ),
-                record=f"paymo:client:{client_id}",
-            )
+        early_findings.warn(
+            "STALE_LINK",
+            f"Paymo client {client_id} was linked to QuickBooks customer {link.qbo_id}, which no "
+            "longer exists; matching again",
+            f"paymo:client:{client_id}",
         )
 
     if chosen_customer_id is not None:
         chosen = by_id.get(chosen_customer_id)
         if chosen is None or chosen.Job:
-            early_findings.append(
-                Finding(
-                    severity="blocker",
-                    code="UNKNOWN_CUSTOMER",
-                    message=(
-                        f"QuickBooks has no customer with Id {chosen_customer_id!r} to link Paymo client "
-                        f"{client_id} to; pick one of the candidates' ids"
-                    ),
-                    record=f"paymo:client:{client_id}",
-                )
+            early_findings.block(
+                "UNKNOWN_CUSTOMER",
+                f"QuickBooks has no customer with Id {chosen_customer_id!r} to link Paymo client "
+                f"{client_id} to; pick one of the candidates' ids",
+                f"paymo:client:{client_id}",
             )
             empty = MatchResult(decision="none", customer=None, candidates=[])
             return _Outcome(match=empty, currency=currency, findings=early_findings)
@@ -352,17 +337,12 @@ async def _resolve(
     record = f"paymo:client:{client_id}"
     if match.decision == "ambiguous":
         names = "; ".join(f"{c.display_name!r} (Id {c.id}, score {c.score:.2f})" for c in match.candidates)
-        outcome.findings.append(
-            Finding(
-                severity="blocker",
-                code="AMBIGUOUS_MATCH",
-                message=(
-                    f"Paymo client {client.name!r} could be any of several QuickBooks customers: {names}. "
-                    "Nothing is linked or created; link the right one by hand (or make the records "
-                    "distinguishable) and plan again"
-                ),
-                record=record,
-            )
+        outcome.findings.block(
+            "AMBIGUOUS_MATCH",
+            f"Paymo client {client.name!r} could be any of several QuickBooks customers: {names}. "
+            "Nothing is linked or created; link the right one by hand (or make the records "
+            "distinguishable) and plan again",
+            record,
         )
         return outcome
     if match.decision == "matched":
@@ -417,21 +397,16 @@ def _plan_for_match(
     record = f"quickbooks:customer:{customer.Id}"
     customer_currency = _customer_currency(customer, home_currency)
     if customer_currency != outcome.currency:
-        outcome.findings.append(
-            Finding(
-                severity="blocker",
-                code="CURRENCY_MISMATCH",
-                # The same guard serves invoices, expenses, time and budgets: it names the transaction's
-                # currency, since a client invoiced in CAD can have a USD expense billed to it.
-                message=(
-                    f"Paymo client {client.name!r} would be invoiced in {outcome.currency} here (a "
-                    f"{outcome.currency} transaction), but its QuickBooks customer {customer.DisplayName!r} "
-                    f"(Id {customer.Id}) is in {customer_currency}. QuickBooks never changes a customer's "
-                    f"currency: create a separate customer in {outcome.currency} and link it, or keep this "
-                    f"client's transactions in {customer_currency}"
-                ),
-                record=record,
-            )
+        # The same guard serves invoices, expenses, time and budgets: it names the transaction's
+        # currency, since a client invoiced in CAD can have a USD expense billed to it.
+        outcome.findings.block(
+            "CURRENCY_MISMATCH",
+            f"Paymo client {client.name!r} would be invoiced in {outcome.currency} here (a "
+            f"{outcome.currency} transaction), but its QuickBooks customer {customer.DisplayName!r} "
+            f"(Id {customer.Id}) is in {customer_currency}. QuickBooks never changes a customer's "
+            f"currency: create a separate customer in {outcome.currency} and link it, or keep this "
+            f"client's transactions in {customer_currency}",
+            record,
         )
         if for_transaction:
             return
@@ -444,16 +419,11 @@ def _plan_for_match(
         before["Active"] = False
         after["Active"] = True
         payload["Active"] = True
-        outcome.findings.append(
-            Finding(
-                severity="warning",
-                code="REACTIVATION",
-                message=(
-                    f"QuickBooks customer {customer.DisplayName!r} (Id {customer.Id}) is inactive; the plan "
-                    "reactivates it (QuickBooks refuses transactions for inactive customers)"
-                ),
-                record=record,
-            )
+        outcome.findings.warn(
+            "REACTIVATION",
+            f"QuickBooks customer {customer.DisplayName!r} (Id {customer.Id}) is inactive; the plan "
+            "reactivates it (QuickBooks refuses transactions for inactive customers)",
+            record,
         )
     if update_details:
         detail_before, detail_after, detail_payload = _detail_changes(client, customer)
@@ -536,16 +506,11 @@ def _plan_for_match(
             )
         )
         if link_hash != client_hash:
-            outcome.findings.append(
-                Finding(
-                    severity="info",
-                    code="DETAILS_CHANGED",
-                    message=(
-                        f"Paymo client {client.name!r} changed since it was linked; plan with update_details "
-                        "to copy its contact and billing details to QuickBooks"
-                    ),
-                    record=f"paymo:client:{client.id}",
-                )
+            outcome.findings.inform(
+                "DETAILS_CHANGED",
+                f"Paymo client {client.name!r} changed since it was linked; plan with update_details "
+                "to copy its contact and billing details to QuickBooks",
+                f"paymo:client:{client.id}",
             )
 
 
@@ -676,37 +641,25 @@ async def _plan_create(
     facts = await ctx.facts()
     record = f"paymo:client:{client.id}"
     if outcome.currency != home_currency and not facts.multicurrency:
-        outcome.findings.append(
-            Finding(
-                severity="blocker",
-                code="MULTICURRENCY_OFF",
-                message=(
-                    f"Paymo client {client.name!r} is invoiced in {outcome.currency}, but multicurrency is "
-                    f"off in QuickBooks (home currency {home_currency}); turn it on in QuickBooks "
-                    "(Settings → Account and settings → Advanced → Currency) before creating this customer"
-                ),
-                record=record,
-            )
+        outcome.findings.block(
+            "MULTICURRENCY_OFF",
+            f"Paymo client {client.name!r} is invoiced in {outcome.currency}, but multicurrency is "
+            f"off in QuickBooks (home currency {home_currency}); turn it on in QuickBooks "
+            "(Settings → Account and settings → Advanced → Currency) before creating this customer",
+            record,
         )
         return
     try:
         sanitized = sanitize_display_name(client.name)
     except InputError as exc:
-        outcome.findings.append(
-            Finding(severity="blocker", code="NAME_UNUSABLE", message=exc.message, record=record)
-        )
+        outcome.findings.block("NAME_UNUSABLE", exc.message, record)
         return
     if sanitized.altered:
-        outcome.findings.append(
-            Finding(
-                severity="warning",
-                code="NAME_SANITIZED",
-                message=(
-                    f"QuickBooks does not accept the name {client.name!r} as it is; the customer will be "
-                    f"named {sanitized.value!r} ({'; '.join(sanitized.changes)})"
-                ),
-                record=record,
-            )
+        outcome.findings.warn(
+            "NAME_SANITIZED",
+            f"QuickBooks does not accept the name {client.name!r} as it is; the customer will be "
+            f"named {sanitized.value!r} ({'; '.join(sanitized.changes)})",
+            record,
         )
     name = sanitized.value
     taken = await _taken_names(ctx, customers)
@@ -725,17 +678,12 @@ async def _plan_create(
         )
         entity, clash_id, clash_name = clash
         if alternative is None:
-            outcome.findings.append(
-                Finding(
-                    severity="blocker",
-                    code="DUPLICATE_NAME",
-                    message=(
-                        f"The name {name!r} is used by QuickBooks {entity} {clash_name!r} (Id {clash_id}) "
-                        "and the policy's duplicate_name_template gives no free alternative; add {n} to the "
-                        "template or rename the client in Paymo"
-                    ),
-                    record=record,
-                )
+            outcome.findings.block(
+                "DUPLICATE_NAME",
+                f"The name {name!r} is used by QuickBooks {entity} {clash_name!r} (Id {clash_id}) "
+                "and the policy's duplicate_name_template gives no free alternative; add {n} to the "
+                "template or rename the client in Paymo",
+                record,
             )
             return
         offer = (
@@ -744,18 +692,13 @@ async def _plan_create(
             if entity == "customer"
             else f"a {entity} cannot be invoiced, so a separate customer is needed"
         )
-        outcome.findings.append(
-            Finding(
-                severity="warning",
-                code="DUPLICATE_NAME",
-                message=(
-                    f"The name {name!r} is already used by QuickBooks {entity} {clash_name!r} "
-                    f"(Id {clash_id}), and QuickBooks names are unique across customers, vendors and "
-                    "employees (error 6240); "
-                    f"the customer will be created as {alternative!r}. {offer[0].upper()}{offer[1:]}"
-                ),
-                record=record,
-            )
+        outcome.findings.warn(
+            "DUPLICATE_NAME",
+            f"The name {name!r} is already used by QuickBooks {entity} {clash_name!r} "
+            f"(Id {clash_id}), and QuickBooks names are unique across customers, vendors and "
+            "employees (error 6240); "
+            f"the customer will be created as {alternative!r}. {offer[0].upper()}{offer[1:]}",
+            record,
         )
         name = alternative
 

@@ -50,7 +50,7 @@ from typing import Any, Final, Literal, TypeVar
 from paymo_qb_mcp.config.policy import QboRef
 from paymo_qb_mcp.domain.keys import add_marker, content_hash, marker
 from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
-from paymo_qb_mcp.domain.plan import Change, Finding, Plan
+from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
 from paymo_qb_mcp.errors import ConfigError, InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import ge, in_, le
@@ -65,7 +65,6 @@ from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 __all__ = [
     "EXPENSE_LINK_KIND",
     "EXPENSE_TOOL",
-    "FindingList",
     "active_record",
     "expense_content_hash",
     "is_closed",
@@ -83,23 +82,6 @@ Referenced = TypeVar(
     qbo_models.Employee,
     qbo_models.TaxCode,
 )
-
-
-class FindingList(list[Finding]):
-    """Findings of one planner run, with shorthands for the severities."""
-
-    def block(self, code: str, message: str, record: str | None = None) -> None:
-        self.append(Finding(severity="blocker", code=code, message=message, record=record))
-
-    def warn(self, code: str, message: str, record: str | None = None) -> None:
-        self.append(Finding(severity="warning", code=code, message=message, record=record))
-
-    def inform(self, code: str, message: str, record: str | None = None) -> None:
-        self.append(Finding(severity="info", code=code, message=message, record=record))
-
-    def blocks(self, record: str) -> bool:
-        """True when a blocker concerns ``record``."""
-        return any(finding.severity == "blocker" and finding.record == record for finding in self)
 
 
 def is_closed(day: dt.date, facts: CompanyFacts) -> bool:

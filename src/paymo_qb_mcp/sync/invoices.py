@@ -31,7 +31,7 @@ from paymo_qb_mcp.domain.keys import (
 )
 from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
 from paymo_qb_mcp.domain.paymo_totals import PaymoInvoiceHeader, PaymoInvoiceLine
-from paymo_qb_mcp.domain.plan import Change, Finding, Plan
+from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
 from paymo_qb_mcp.domain.tax import (
     MappedLine,
     QboInvoiceMapping,
@@ -103,20 +103,14 @@ class _Draft:
     """What the planner accumulates before building the Plan."""
 
     changes: list[Change] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    findings: FindingList = field(default_factory=FindingList)
     totals: dict[str, Decimal] = field(default_factory=dict)
     # What QBO would compute for a plan that cannot be applied (reported next to the blocker).
     qbo_would_total: Decimal | None = None
 
-    def block(self, code: str, message: str, record: str) -> None:
-        self.findings.append(Finding(severity="blocker", code=code, message=message, record=record))
-
-    def warn(self, code: str, message: str, record: str) -> None:
-        self.findings.append(Finding(severity="warning", code=code, message=message, record=record))
-
     @property
     def blocked(self) -> bool:
-        return any(finding.severity == "blocker" for finding in self.findings)
+        return self.findings.blocked
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,7 +222,7 @@ async def plan_invoice(ctx: SyncContext, paymo_invoice_id: int) -> InvoicePlan:
         return _result(draft, paymo_total, existing.TotalAmt or ZERO, existing, currency)
 
     if existing is not None and _is_voided(existing):
-        draft.block(
+        draft.findings.block(
             "VOIDED_IN_QUICKBOOKS",
             f"QuickBooks invoice {existing.Id} for Paymo invoice {invoice.number} was voided in QuickBooks "
             "while the Paymo invoice is still live; void it in Paymo too, or remove the link to post it as "
@@ -263,7 +257,7 @@ def _note_quickbooks_edits(
     """
     shown = existing.DocNumber or existing.Id
     if _is_voided(existing):
-        draft.warn(
+        draft.findings.warn(
             "VOIDED_IN_QUICKBOOKS",
             f"QuickBooks invoice {shown} was voided in QuickBooks after the sync while Paymo invoice "
             f"{invoice.number} is still live; nothing is written: void it in Paymo too, or remove the link "
@@ -273,7 +267,7 @@ def _note_quickbooks_edits(
         return
     qbo_total = existing.TotalAmt if existing.TotalAmt is not None else ZERO
     if quantize(qbo_total, currency) != quantize(paymo_total, currency):
-        draft.warn(
+        draft.findings.warn(
             "CHANGED_IN_QUICKBOOKS",
             f"QuickBooks invoice {shown} totals {currency} {qbo_total} but Paymo invoice {invoice.number} "
             f"{paymo_total}: it was changed in QuickBooks after the sync. Paymo's invoice is unchanged, so "
@@ -321,7 +315,7 @@ async def _find_existing(
         try:
             ours = await ctx.qbo.read(qbo_models.Invoice, link.qbo_id)
         except NotFound:
-            draft.block(
+            draft.findings.block(
                 "LINKED_RECORD_MISSING",
                 f"Paymo invoice {invoice.number} was synced to QuickBooks invoice {link.qbo_id}, which no "
                 "longer exists (deleted in QuickBooks?); remove the link to create it again",
@@ -342,7 +336,7 @@ async def _find_existing(
             # Voiding (or skipping) never writes a DocNumber, so another record's number is no obstacle.
             continue
         owner = _owner_text(row.PrivateNote)
-        draft.block(
+        draft.findings.block(
             "DUPLICATE_DOCNUMBER",
             f"DocNumber {doc.value!r} is already used by QuickBooks invoice {row.Id} ({owner}); QuickBooks "
             "refuses a second invoice with the same number (error 6140). If it is this invoice exported "
@@ -414,14 +408,14 @@ def _plan_void(
     total = existing.TotalAmt or ZERO
     balance = existing.Balance if existing.Balance is not None else total
     if balance != total:
-        draft.block(
+        draft.findings.block(
             "PAYMENTS_APPLIED",
             f"QuickBooks invoice {existing.Id} has {total - balance} of payments applied; QuickBooks does "
             "not void an invoice with payments: remove or re-apply them in QuickBooks first",
             f"quickbooks:invoice:{existing.Id}",
         )
     if existing.TxnDate is not None and _closed(existing.TxnDate, facts):
-        draft.block(
+        draft.findings.block(
             "CLOSED_PERIOD",
             f"QuickBooks invoice {existing.Id} is dated {existing.TxnDate}, in the period closed on "
             f"{facts.book_close_date}; voiding it would change closed books (error 6210). Reopen the "
@@ -490,11 +484,11 @@ async def _build(
     record: str,
 ) -> _Built | None:
     if invoice.client_id is None:
-        draft.block("NO_CLIENT", f"Paymo invoice {invoice.number} has no client", record)
+        draft.findings.block("NO_CLIENT", f"Paymo invoice {invoice.number} has no client", record)
         return None
     txn_date = invoice.date or ctx.now().astimezone(facts.paymo_timezone).date()
     if _closed(txn_date, facts):
-        draft.block(
+        draft.findings.block(
             "CLOSED_PERIOD",
             f"Paymo invoice {invoice.number} is dated {txn_date}, on or before the QuickBooks book close "
             f"date {facts.book_close_date}; QuickBooks refuses transactions in a closed period (error "
@@ -502,7 +496,7 @@ async def _build(
             record,
         )
     if currency != facts.home_currency and not facts.multicurrency:
-        draft.block(
+        draft.findings.block(
             "MULTICURRENCY_OFF",
             f"Paymo invoice {invoice.number} is in {currency}, but QuickBooks multicurrency is off (home "
             f"currency {facts.home_currency}); turn it on in QuickBooks before syncing it",
@@ -514,7 +508,7 @@ async def _build(
     if currency != facts.home_currency and facts.multicurrency:
         rate = await exchange_rate(ctx, currency, txn_date)
         if rate is None:
-            draft.block(
+            draft.findings.block(
                 "EXCHANGE_RATE_MISSING",
                 f"QuickBooks has no {currency} → {facts.home_currency} exchange rate on or before "
                 f"{txn_date}, so Paymo invoice {invoice.number} cannot carry one (and is never sent with a "
@@ -524,7 +518,7 @@ async def _build(
 
     items = sorted(invoice.invoiceitems or [], key=lambda item: (item.seq or 0, item.id))
     if not items:
-        draft.block("NO_LINES", f"Paymo invoice {invoice.number} has no lines", record)
+        draft.findings.block("NO_LINES", f"Paymo invoice {invoice.number} has no lines", record)
         return None
     header = PaymoInvoiceHeader(
         tax=invoice.tax or ZERO,
@@ -543,7 +537,7 @@ async def _build(
         return None
     mapping = map_invoice_to_qbo(paymo_lines, header, tax_mapping, currency=currency)
     if invoice.total is not None and mapping.paymo.total != invoice.total:
-        draft.block(
+        draft.findings.block(
             "PAYMO_TOTAL_UNEXPECTED",
             f"Paymo shows a total of {invoice.total} for invoice {invoice.number}, but its lines, discount "
             f"and taxes add up to {mapping.paymo.total} (difference {invoice.total - mapping.paymo.total}); "
@@ -553,7 +547,7 @@ async def _build(
     if not mapping.ok:
         computed = mapping.expected or mapping.qbo_computed
         qbo_side = f"QuickBooks would total {computed.total}" if computed is not None else "QuickBooks"
-        draft.block(
+        draft.findings.block(
             "TOTAL_MISMATCH",
             f"{qbo_side} against Paymo's {mapping.paymo.total} for invoice {invoice.number}: difference "
             f"{mapping.difference} {currency}" + "".join(f"; {problem}" for problem in mapping.problems),
@@ -563,7 +557,7 @@ async def _build(
             draft.qbo_would_total = computed.total
         return None
     for note in mapping.notes:
-        draft.findings.append(Finding(severity="info", code="TAX_MAPPING_NOTE", message=note, record=record))
+        draft.findings.inform("TAX_MAPPING_NOTE", note, record)
 
     item_ids = await _item_refs(ctx, items, draft, record)
     if item_ids is None:
@@ -571,7 +565,7 @@ async def _build(
     if facts.tax_model == "global" and mapping.calculation != "NotApplicable":
         missing = [line.paymo_line_index + 1 for line in mapping.lines if line.tax_code_id is None]
         if missing:
-            draft.block(
+            draft.findings.block(
                 "TAX_CODE_REQUIRED",
                 f"lines {missing} of Paymo invoice {invoice.number} have no QuickBooks tax code; a VAT/GST "
                 "company needs one on every line, including untaxed ones (error 6000): set "
@@ -608,23 +602,18 @@ async def _build(
     if facts.custom_txn_numbers:
         payload["DocNumber"] = doc.value
         if doc.altered:
-            draft.warn(
+            draft.findings.warn(
                 "DOCNUMBER_ALTERED",
                 f"Paymo number {doc.original!r} becomes DocNumber {doc.value!r} in QuickBooks "
                 f"({'; '.join(doc.changes)}); the marker in the private note keeps the link",
                 record,
             )
     else:
-        draft.findings.append(
-            Finding(
-                severity="info",
-                code="AUTO_NUMBERED",
-                message=(
-                    "QuickBooks numbers invoices itself here (custom transaction numbers are off): the Paymo "
-                    f"number {invoice.number} is kept in the private note"
-                ),
-                record=record,
-            )
+        draft.findings.inform(
+            "AUTO_NUMBERED",
+            "QuickBooks numbers invoices itself here (custom transaction numbers are off): the Paymo "
+            f"number {invoice.number} is kept in the private note",
+            record,
         )
     if invoice.due_date is not None:
         payload["DueDate"] = invoice.due_date.isoformat()
@@ -706,7 +695,7 @@ async def _tax_mapping(
     for code_id in {choice.tax_code_id for choice in choices} | ({exempt_id} if exempt_id else set()):
         used = table.get(code_id)
         if used is not None and not used.active:
-            draft.block(
+            draft.findings.block(
                 "INACTIVE_REF",
                 f"the tax mapping uses QuickBooks TaxCode {used.name!r} (Id {used.id}), which is inactive "
                 "(error 610); reactivate it in QuickBooks or change mappings.tax in policies.yaml",
@@ -763,7 +752,7 @@ async def _item_refs(
         named = by_name.get((line.item or "").strip().casefold())
         chosen.append(named.Id if named is not None and named.Id is not None else service_id)
     if service_id in chosen and (service is None or service.Active is False):
-        draft.block(
+        draft.findings.block(
             "INACTIVE_REF",
             f"the service item {ctx.mappings.service_item.describe()} is inactive or missing in "
             "QuickBooks (error 610); reactivate it or change mappings.service_item in policies.yaml",
@@ -776,7 +765,7 @@ async def _item_refs(
     for account_id in sorted(accounts):
         account = await ctx.qbo.read(qbo_models.Account, account_id)
         if account.Active is False:
-            draft.block(
+            draft.findings.block(
                 "INACTIVE_REF",
                 f"QuickBooks income account {account.Name!r} (Id {account_id}) used by the invoice's items "
                 "is inactive (error 610); reactivate it or map the lines to another item",
@@ -994,7 +983,7 @@ def _plan_update(
     current_currency = _path(wire, "CurrencyRef.value")
     wanted_currency = _path(wanted, "CurrencyRef.value")
     if current_currency and wanted_currency and current_currency != wanted_currency:
-        draft.block(
+        draft.findings.block(
             "CURRENCY_CHANGED",
             f"Paymo invoice {invoice.number} is now in {wanted_currency}, but QuickBooks invoice "
             f"{existing.Id} is in {current_currency}; QuickBooks cannot change a transaction's currency: "
@@ -1024,7 +1013,7 @@ def _plan_update(
         before["CustomerRef.value"] = current_customer
         after["CustomerRef.value"] = customer_ref
         payload["CustomerRef"] = wanted["CustomerRef"]
-        draft.warn(
+        draft.findings.warn(
             "CUSTOMER_MOVED",
             f"QuickBooks invoice {existing.Id} belongs to customer {current_customer}, but Paymo client "
             f"{invoice.client_id} is now linked to {customer_ref}; the update moves the invoice to that "
@@ -1038,7 +1027,7 @@ def _plan_update(
     if lines_changed or tax_changed or total_changed:
         paid = (existing.TotalAmt or ZERO) - (existing.Balance if existing.Balance is not None else ZERO)
         if expected.total < paid:
-            draft.block(
+            draft.findings.block(
                 "PAYMENTS_EXCEED_TOTAL",
                 f"QuickBooks invoice {existing.Id} has {paid} of payments applied, more than the new total "
                 f"{expected.total}; unapply the excess in QuickBooks first",
@@ -1067,7 +1056,7 @@ def _plan_update(
             if key in wanted:
                 payload[key] = wanted[key]
     if existing.TxnDate is not None and _closed(existing.TxnDate, facts):
-        draft.block(
+        draft.findings.block(
             "CLOSED_PERIOD",
             f"QuickBooks invoice {existing.Id} is dated {existing.TxnDate}, in the period closed on "
             f"{facts.book_close_date}; QuickBooks refuses to change it (error 6210). Reopen the period in "

@@ -31,7 +31,7 @@ from typing import Any, Final, Literal
 
 from paymo_qb_mcp.domain.keys import add_marker, content_hash, find_markers, marker
 from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
-from paymo_qb_mcp.domain.plan import Change, Finding, Plan, Severity
+from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
 from paymo_qb_mcp.errors import InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
@@ -143,16 +143,13 @@ class _Planner:
     since: dt.date | None
     direction: Direction
     changes: list[Change] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    findings: FindingList = field(default_factory=FindingList)
     totals: dict[str, Decimal] = field(default_factory=dict)
     _rates: dict[tuple[str, dt.date], Decimal | None] = field(default_factory=dict)
     _deposit_account: str | None = None
     _deposit_resolved: bool = False
     # QBO payments paired with a Paymo payment in this plan: never copied back to Paymo.
     _paired: dict[str, int] = field(default_factory=dict)
-
-    def warn(self, code: str, message: str, record: str | None, severity: Severity = "warning") -> None:
-        self.findings.append(Finding(severity=severity, code=code, message=message, record=record))
 
     def in_scope(self, day: dt.date | None) -> bool:
         return self.since is None or (day is not None and day >= self.since)
@@ -183,7 +180,7 @@ class _Planner:
     async def invoice(self, synced: _SyncedInvoice, qbo_payments: Sequence[qbo_models.Payment]) -> None:
         qbo_invoice = synced.qbo
         if qbo_invoice is None or qbo_invoice.Id is None:
-            self.warn(
+            self.findings.warn(
                 "QBO_INVOICE_MISSING",
                 f"Paymo invoice {synced.number} is linked to QuickBooks invoice {synced.link.qbo_id}, which "
                 "no longer exists; run sync_invoice for it again before recording payments",
@@ -192,7 +189,7 @@ class _Planner:
             return
         qbo_currency = qbo_invoice.CurrencyRef.value if qbo_invoice.CurrencyRef else self.facts.home_currency
         if qbo_currency != synced.currency:
-            self.warn(
+            self.findings.warn(
                 "CURRENCY_MISMATCH",
                 f"Paymo invoice {synced.number} is in {synced.currency} but its QuickBooks invoice "
                 f"{qbo_invoice.DocNumber or qbo_invoice.Id} is in {qbo_currency}; payments cannot be copied "
@@ -295,7 +292,7 @@ class _Planner:
                 )
                 continue
             if synced.paymo.status == "void" or is_voided(qbo_invoice):
-                self.warn(
+                self.findings.warn(
                     "INVOICE_VOID",
                     f"{label}: the invoice is void in "
                     f"{'Paymo' if synced.paymo.status == 'void' else 'QuickBooks'}; not copied",
@@ -303,7 +300,7 @@ class _Planner:
                 )
                 continue
             if amount > open_balance:
-                self.warn(
+                self.findings.warn(
                     "PAYMENT_EXCEEDS_BALANCE",
                     f"{label}: QuickBooks invoice {qbo_invoice.DocNumber or qbo_invoice.Id} has only "
                     f"{synced.currency} {open_balance} open, {amount - open_balance} less than the payment; "
@@ -373,12 +370,11 @@ class _Planner:
                         reason="one receipt entered in both systems",
                     )
                 )
-                self.warn(
+                self.findings.inform(
                     "PAYMENT_ENTERED_TWICE",
                     f"{label} and QuickBooks payment {candidate.Id} have the same amount and date; the plan "
                     "treats them as one receipt and links them instead of copying each to the other side",
                     f"paymo:payment:{payment.id}",
-                    severity="info",
                 )
                 break
         return linked
@@ -400,7 +396,7 @@ class _Planner:
             except NotFound:
                 current = None
         if current is None or is_voided(current):
-            self.warn(
+            self.findings.warn(
                 "PUSHED_PAYMENT_GONE",
                 f"{label} was pushed as QuickBooks payment {link.qbo_id}, which has since been "
                 f"{'deleted' if current is None else 'voided'} there; it is not pushed again — delete the "
@@ -421,7 +417,7 @@ class _Planner:
         assert current.Id is not None
         before_lines = applications(current)
         if len(before_lines) != 1 or synced.qbo is None or synced.qbo.Id not in before_lines:
-            self.warn(
+            self.findings.warn(
                 "PUSHED_PAYMENT_CHANGED",
                 f"{label} changed after it was pushed, and QuickBooks payment {current.Id} no longer pays "
                 "only this invoice; update it in QuickBooks by hand",
@@ -431,7 +427,7 @@ class _Planner:
         qbo_invoice_id = synced.qbo.Id
         open_balance = (synced.qbo.Balance or ZERO) + before_lines[qbo_invoice_id]
         if amount > open_balance:
-            self.warn(
+            self.findings.warn(
                 "PAYMENT_EXCEEDS_BALANCE",
                 f"{label} changed after it was pushed, but QuickBooks invoice "
                 f"{synced.qbo.DocNumber or qbo_invoice_id} can take only {synced.currency} {open_balance} "
@@ -495,17 +491,16 @@ class _Planner:
         record = f"paymo:payment:{payment.id}"
         txn_date = payment.date
         if txn_date is None:
-            self.warn("PAYMENT_DATE_MISSING", f"{label} has no date; set it in Paymo first", record)
+            self.findings.warn("PAYMENT_DATE_MISSING", f"{label} has no date; set it in Paymo first", record)
             return None
         close = self.facts.book_close_date
         if close is not None and txn_date <= close:
-            self.warn(
+            self.findings.block(
                 "CLOSED_PERIOD",
                 f"{label} is dated {txn_date}, in QuickBooks' closed period (books closed through {close}); "
                 "QuickBooks would refuse it (6210, Account Period Closed): re-date it in Paymo or reopen "
                 "the period",
                 record,
-                severity="blocker",
             )
             return None
         customer = qbo_invoice.CustomerRef.value if qbo_invoice.CustomerRef else None
@@ -535,22 +530,20 @@ class _Planner:
             expect["CurrencyRef.value"] = synced.currency
         if synced.currency != self.facts.home_currency:
             if not self.facts.multicurrency:
-                self.warn(
+                self.findings.block(
                     "MULTICURRENCY_OFF",
                     f"{label} is in {synced.currency}, but the QuickBooks company has multicurrency off",
                     record,
-                    severity="blocker",
                 )
                 return None
             rate = await self.rate(synced.currency, txn_date)
             if rate is None:
-                self.warn(
+                self.findings.block(
                     "EXCHANGE_RATE_UNKNOWN",
                     f"{label}: QuickBooks has no {synced.currency}→{self.facts.home_currency} exchange "
                     f"rate on or before {txn_date}; enter one in QuickBooks (Settings → Currencies) and plan "
                     "again — a foreign-currency payment is never recorded at a silent rate of 1",
                     record,
-                    severity="blocker",
                 )
                 return None
             payload["ExchangeRate"] = rate
@@ -641,14 +634,14 @@ class _Planner:
             recovered = by_origin.get(payment.Id)
             if recovered is None:
                 if synced.paymo.status == "void":
-                    self.warn(
+                    self.findings.warn(
                         "INVOICE_VOID",
                         f"{label}: Paymo invoice {synced.number} is void; not recorded",
                         record,
                     )
                     continue
                 if qbo_currency != synced.currency:
-                    self.warn(
+                    self.findings.warn(
                         "CURRENCY_MISMATCH",
                         f"{label} is in {qbo_currency}, Paymo invoice {synced.number} in {synced.currency}; "
                         "not recorded",
@@ -656,7 +649,7 @@ class _Planner:
                     )
                     continue
                 if amount > remaining:
-                    self.warn(
+                    self.findings.warn(
                         "PAYMENT_EXCEEDS_BALANCE",
                         f"{label}: Paymo invoice {synced.number} has only {synced.currency} {remaining} "
                         f"open, {amount - remaining} less than the payment; nothing is written — find the "
@@ -723,7 +716,7 @@ class _Planner:
             else:
                 sources = paymo_payment_ids_in_note(payment.PrivateNote)
             if sources and not sources & present:
-                self.warn(
+                self.findings.warn(
                     "PUSHED_PAYMENT_DELETED",
                     f"QuickBooks payment {payment.Id} was recorded from Paymo payment "
                     f"{', '.join(map(str, sorted(sources)))}, which no longer exists on {synced.number}; "
@@ -745,7 +738,7 @@ class _Planner:
                 KIND_PAYMENT_TO_PAYMO, payment_done_key(payment.Id, qbo_invoice_id)
             )
             if done in present:
-                self.warn(
+                self.findings.warn(
                     "COPIED_PAYMENT_VOIDED",
                     f"QuickBooks payment {payment.Id} was voided after it was recorded in Paymo as payment "
                     f"{done} on {synced.number}; delete that Paymo payment if the void is right",
@@ -782,23 +775,18 @@ def _chunks(items: Sequence[str], size: int = _QUERY_CHUNK) -> Iterable[Sequence
 
 
 async def _synced_invoices(
-    ctx: SyncContext, paymo_invoice_id: int | None, since: dt.date | None, findings: list[Finding]
+    ctx: SyncContext, paymo_invoice_id: int | None, since: dt.date | None, findings: FindingList
 ) -> list[_SyncedInvoice]:
     ledger = ctx.ledger
     if paymo_invoice_id is not None:
         invoice = await ctx.paymo.get_invoice(paymo_invoice_id, include=("invoicepayments",))
         link = ledger.link(KIND_INVOICE, invoice.id)
         if link is None:
-            findings.append(
-                Finding(
-                    severity="blocker",
-                    code="INVOICE_NOT_SYNCED",
-                    message=(
-                        f"Paymo invoice {invoice.number or invoice.id} is not in QuickBooks yet; run "
-                        "sync_invoice for it first, then record its payments"
-                    ),
-                    record=f"paymo:invoice:{invoice.id}",
-                )
+            findings.block(
+                "INVOICE_NOT_SYNCED",
+                f"Paymo invoice {invoice.number or invoice.id} is not in QuickBooks yet; run "
+                "sync_invoice for it first, then record its payments",
+                f"paymo:invoice:{invoice.id}",
             )
             return []
         return [_SyncedInvoice(invoice, link)]
@@ -812,16 +800,11 @@ async def _synced_invoices(
         found.extend(_SyncedInvoice(invoice, links[invoice.id]) for invoice in invoices)
     seen = {synced.paymo.id for synced in found}
     for missing in sorted(set(ids) - seen):
-        findings.append(
-            Finding(
-                severity="warning",
-                code="PAYMO_INVOICE_MISSING",
-                message=(
-                    f"Paymo invoice {missing} is linked to QuickBooks invoice {links[missing].qbo_id} but no "
-                    "longer exists in Paymo; its payments are not compared"
-                ),
-                record=f"paymo:invoice:{missing}",
-            )
+        findings.warn(
+            "PAYMO_INVOICE_MISSING",
+            f"Paymo invoice {missing} is linked to QuickBooks invoice {links[missing].qbo_id} but no "
+            "longer exists in Paymo; its payments are not compared",
+            f"paymo:invoice:{missing}",
         )
     # Invoices with payments in scope that were never synced: say so rather than skip them silently.
     payments = await ctx.paymo.list_invoice_payments(where=paymo_ge("date", since) if since else None)
@@ -829,16 +812,11 @@ async def _synced_invoices(
         {p.invoice_id for p in payments if p.invoice_id is not None and p.invoice_id not in links}
     )
     for invoice_id in unsynced:
-        findings.append(
-            Finding(
-                severity="warning",
-                code="INVOICE_NOT_SYNCED",
-                message=(
-                    f"Paymo invoice {invoice_id} has payments but is not in QuickBooks yet; run sync_invoice "
-                    "for it first, then record its payments"
-                ),
-                record=f"paymo:invoice:{invoice_id}",
-            )
+        findings.warn(
+            "INVOICE_NOT_SYNCED",
+            f"Paymo invoice {invoice_id} has payments but is not in QuickBooks yet; run sync_invoice "
+            "for it first, then record its payments",
+            f"paymo:invoice:{invoice_id}",
         )
     return sorted(found, key=lambda synced: synced.paymo.id)
 
@@ -915,7 +893,7 @@ async def plan_payments(
             f"direction must be one of {sorted(_DIRECTIONS)}, not {direction!r}", field_name="direction"
         )
     facts = await ctx.facts()
-    findings: list[Finding] = []
+    findings = FindingList()
     invoices = await _synced_invoices(ctx, paymo_invoice_id, since, findings)
     planner = _Planner(ctx, facts, since, direction, findings=findings)
     if invoices:

@@ -65,7 +65,7 @@ from paymo_qb_mcp.domain.keys import add_marker, content_hash, marker
 from paymo_qb_mcp.domain.matching import PaymoClientView, QboCustomerView, match_client
 from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize, round_half_up
 from paymo_qb_mcp.domain.paymo_totals import PaymoInvoiceHeader, PaymoInvoiceLine, compute_paymo_totals
-from paymo_qb_mcp.domain.plan import Change, Plan
+from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
 from paymo_qb_mcp.domain.tax import (
     AST_NON_TAXABLE,
     AST_TAXABLE,
@@ -102,7 +102,7 @@ from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
 from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
-from paymo_qb_mcp.sync.expenses import FindingList, active_record, is_closed
+from paymo_qb_mcp.sync.expenses import active_record, is_closed
 from paymo_qb_mcp.sync.invoices import exchange_rate
 
 __all__ = [
