@@ -62,8 +62,8 @@ from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, eq
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import customer_for_invoice
 from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
-from paymo_qb_mcp.sync.expenses import active_record, is_closed
-from paymo_qb_mcp.sync.invoices import exchange_rate
+from paymo_qb_mcp.sync.expenses import active_record
+from paymo_qb_mcp.sync.invoices import exchange_rate_or_block
 from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 from paymo_qb_mcp.sync.timesheets import (
     ClientBilling,
@@ -384,7 +384,7 @@ async def plan_budget(ctx: SyncContext, *, paymo_project_id: int, kind: BudgetKi
         record=record,
         txn_date=txn_date,
     )
-    if is_closed(txn_date, facts):
+    if facts.in_closed_period(txn_date):
         findings.block(
             "CLOSED_PERIOD",
             f"today ({txn_date}) is on or before the QuickBooks book close date {facts.book_close_date} "
@@ -425,17 +425,10 @@ async def _exchange(run: _Context) -> tuple[bool, Decimal | None]:
             run.record,
         )
         return False, None
-    rate = await exchange_rate(run.ctx, currency, run.txn_date)
+    rate = await exchange_rate_or_block(
+        run.ctx, currency, run.txn_date, run.findings, carrier="the record", record=run.record
+    )
     if rate is None:
-        run.findings.block(
-            "EXCHANGE_RATE_MISSING",
-            f"QuickBooks has no {currency} → {facts.home_currency} exchange rate on or before "
-            f"{run.txn_date}, so "
-            "the record cannot carry one (and is never sent with a silent rate of 1): add the rate in "
-            "QuickBooks "
-            "(Settings → Currencies) and plan again",
-            run.record,
-        )
         return False, None
     return True, rate
 
@@ -698,7 +691,7 @@ def _guard_edits(
 
 
 def _same_currency(run: _Context, ref: qbo_models.Ref | None, qbo_id: str) -> bool:
-    current = ref.value.upper() if ref is not None else run.facts.home_currency
+    current = run.facts.currency_of(ref)
     if current == run.billing.currency:
         return True
     run.findings.block(
@@ -730,7 +723,7 @@ async def _plan_purchase_order(run: _Context) -> list[Change]:
     if vendor is None or vendor.Id is None:
         return []
     currency = run.billing.currency
-    vendor_currency = vendor.CurrencyRef.value.upper() if vendor.CurrencyRef else facts.home_currency
+    vendor_currency = facts.currency_of(vendor.CurrencyRef)
     if vendor_currency != currency:
         findings.block(
             "VENDOR_CURRENCY",
@@ -964,8 +957,7 @@ async def _payable_account(run: _Context, currency: str) -> str | None:
         for account in accounts
         if account.Active is not False
         and account.Id is not None
-        and (account.CurrencyRef.value.upper() if account.CurrencyRef else run.facts.home_currency)
-        == currency
+        and run.facts.currency_of(account.CurrencyRef) == currency
     ]
     if not usable:
         run.findings.block(

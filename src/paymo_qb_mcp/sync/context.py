@@ -51,6 +51,14 @@ class CompanyFacts:
     paymo_timezone: ZoneInfo
     paymo_currency: str
 
+    def in_closed_period(self, day: dt.date) -> bool:
+        """True when ``day`` falls in QBO's closed books (on or before the book close date)."""
+        return self.book_close_date is not None and day <= self.book_close_date
+
+    def currency_of(self, currency_ref: qbo_models.Ref | None) -> str:
+        """The ISO currency of a QBO record's ``CurrencyRef``: the home currency when it has none."""
+        return currency_ref.value.upper() if currency_ref is not None else self.home_currency
+
 
 @dataclass
 class SyncContext:

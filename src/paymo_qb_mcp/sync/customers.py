@@ -36,7 +36,7 @@ from paymo_qb_mcp.paymo.where import eq as paymo_eq
 from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.models import ADDRESS_LINE_MAX_LENGTH, COMPANY_NAME_MAX_LENGTH, NOTES_MAX_LENGTH
 from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE
-from paymo_qb_mcp.sync.context import SyncContext
+from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.executor import link_placeholder
 from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 
@@ -267,10 +267,6 @@ def _client_view(
     )
 
 
-def _customer_currency(customer: qbo_models.Customer, home: str) -> str:
-    return customer.CurrencyRef.value.upper() if customer.CurrencyRef else home
-
-
 # --------------------------------------------------------------------------------------------
 # Deciding
 # --------------------------------------------------------------------------------------------
@@ -356,7 +352,7 @@ async def _resolve(
             client,
             customer,
             link_hash=link.content_hash if link is not None and linked is not None else None,
-            home_currency=facts.home_currency,
+            facts=facts,
             update_details=update_details,
             for_transaction=for_transaction,
         )
@@ -378,7 +374,7 @@ async def _resolve(
             )
         )
         return outcome
-    await _plan_create(ctx, outcome, client, customers, home_currency=facts.home_currency)
+    await _plan_create(ctx, outcome, client, customers)
     return outcome
 
 
@@ -389,13 +385,13 @@ def _plan_for_match(
     customer: qbo_models.Customer,
     *,
     link_hash: str | None,
-    home_currency: str,
+    facts: CompanyFacts,
     update_details: bool,
     for_transaction: bool,
 ) -> None:
     assert customer.Id is not None
     record = f"quickbooks:customer:{customer.Id}"
-    customer_currency = _customer_currency(customer, home_currency)
+    customer_currency = facts.currency_of(customer.CurrencyRef)
     if customer_currency != outcome.currency:
         # The same guard serves invoices, expenses, time and budgets: it names the transaction's
         # currency, since a client invoiced in CAD can have a USD expense billed to it.
@@ -635,16 +631,14 @@ async def _plan_create(
     outcome: _Outcome,
     client: paymo_models.Client,
     customers: Sequence[qbo_models.Customer],
-    *,
-    home_currency: str,
 ) -> None:
     facts = await ctx.facts()
     record = f"paymo:client:{client.id}"
-    if outcome.currency != home_currency and not facts.multicurrency:
+    if outcome.currency != facts.home_currency and not facts.multicurrency:
         outcome.findings.block(
             "MULTICURRENCY_OFF",
             f"Paymo client {client.name!r} is invoiced in {outcome.currency}, but multicurrency is "
-            f"off in QuickBooks (home currency {home_currency}); turn it on in QuickBooks "
+            f"off in QuickBooks (home currency {facts.home_currency}); turn it on in QuickBooks "
             "(Settings → Account and settings → Advanced → Currency) before creating this customer",
             record,
         )

@@ -59,7 +59,7 @@ from paymo_qb_mcp.quickbooks.models import DESCRIPTION_MAX_LENGTH, PRIVATE_NOTE_
 from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
-from paymo_qb_mcp.sync.invoices import exchange_rate
+from paymo_qb_mcp.sync.invoices import exchange_rate_or_block
 from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 
 __all__ = [
@@ -67,7 +67,6 @@ __all__ = [
     "EXPENSE_TOOL",
     "active_record",
     "expense_content_hash",
-    "is_closed",
     "plan_expenses",
 ]
 
@@ -82,11 +81,6 @@ Referenced = TypeVar(
     qbo_models.Employee,
     qbo_models.TaxCode,
 )
-
-
-def is_closed(day: dt.date, facts: CompanyFacts) -> bool:
-    """True when ``day`` falls in QBO's closed books (on or before the book close date)."""
-    return facts.book_close_date is not None and day <= facts.book_close_date
 
 
 async def active_record(
@@ -130,10 +124,6 @@ async def active_record(
     if cache is not None:
         cache[key] = found
     return found
-
-
-def _currency_of(record: qbo_models.Vendor | qbo_models.Customer, home: str) -> str:
-    return record.CurrencyRef.value.upper() if record.CurrencyRef is not None else home
 
 
 def expense_content_hash(expense: paymo_models.Expense, target: str) -> str:
@@ -290,7 +280,7 @@ async def _resolve_target(ctx: SyncContext, facts: CompanyFacts, findings: Findi
         payment_type=setting.payment_type,
         payment_account_id=payment_account_id,
         vendor=vendor,
-        vendor_currency=_currency_of(vendor, facts.home_currency) if vendor is not None else None,
+        vendor_currency=facts.currency_of(vendor.CurrencyRef) if vendor is not None else None,
     )
 
 
@@ -426,7 +416,7 @@ async def _update(
             record,
         )
         return None
-    current_currency = current.CurrencyRef.value.upper() if current.CurrencyRef else run.facts.home_currency
+    current_currency = run.facts.currency_of(current.CurrencyRef)
     if current_currency != built.currency:
         run.findings.block(
             "CURRENCY_CHANGED",
@@ -504,7 +494,7 @@ async def _build(run: _Run, expense: paymo_models.Expense, record: str) -> _Buil
     if txn_date is None:
         findings.block("NO_DATE", f"Paymo expense {expense.id} has no date", record)
         return None
-    if is_closed(txn_date, facts):
+    if facts.in_closed_period(txn_date):
         findings.block(
             "CLOSED_PERIOD",
             f"Paymo expense {expense.id} is dated {txn_date}, on or before the QuickBooks book close date "
@@ -541,18 +531,15 @@ async def _build(run: _Run, expense: paymo_models.Expense, record: str) -> _Buil
             findings.append(finding)
     rate: Decimal | None = None
     if foreign:
-        key = (currency, txn_date)
-        if key not in run.rates:
-            run.rates[key] = await exchange_rate(ctx, currency, txn_date)
-        rate = run.rates[key]
-        if rate is None:
-            findings.block(
-                "EXCHANGE_RATE_MISSING",
-                f"QuickBooks has no {currency} → {facts.home_currency} exchange rate on or before "
-                f"{txn_date}, so Paymo expense {expense.id} cannot carry one (and is never sent with a "
-                "silent rate of 1): add the rate in QuickBooks (Settings → Currencies) and plan again",
-                record,
-            )
+        rate = await exchange_rate_or_block(
+            ctx,
+            currency,
+            txn_date,
+            findings,
+            carrier=f"Paymo expense {expense.id}",
+            record=record,
+            known=run.rates,
+        )
     party = _party(run, expense, currency, customer, record)
     if account is None or customer.blocked or customer.customer_ref is None or party is None:
         return None

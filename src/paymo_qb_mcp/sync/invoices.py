@@ -61,6 +61,7 @@ __all__ = [
     "INVOICE_TOOL",
     "InvoicePlan",
     "exchange_rate",
+    "exchange_rate_or_block",
     "invoice_content_hash",
     "plan_invoice",
 ]
@@ -169,6 +170,40 @@ async def exchange_rate(ctx: SyncContext, currency: str, on: dt.date) -> Decimal
         return None
     best = max(usable, key=lambda row: (row.AsOfDate or dt.date.min, int(row.Id or 0)))
     return best.Rate
+
+
+async def exchange_rate_or_block(
+    ctx: SyncContext,
+    currency: str,
+    on: dt.date,
+    findings: FindingList,
+    *,
+    carrier: str,
+    record: str,
+    known: dict[tuple[str, dt.date], Decimal | None] | None = None,
+) -> Decimal | None:
+    """``exchange_rate``, or None with the EXCHANGE_RATE_MISSING blocker for ``record``.
+
+    ``carrier`` names what would carry the rate (``Paymo invoice 1035``); ``known`` caches the rates a
+    plan has read, so that many records on one date ask QBO once.
+    """
+    key = (currency, on)
+    if known is not None and key in known:
+        rate = known[key]
+    else:
+        rate = await exchange_rate(ctx, currency, on)
+        if known is not None:
+            known[key] = rate
+    if rate is None:
+        home = (await ctx.facts()).home_currency
+        findings.block(
+            "EXCHANGE_RATE_MISSING",
+            f"QuickBooks has no {currency} → {home} exchange rate on or before {on}, so {carrier} cannot "
+            "carry one (and is never sent with a silent rate of 1): add the rate in QuickBooks (Settings → "
+            "Currencies) and plan again",
+            record,
+        )
+    return rate
 
 
 # --------------------------------------------------------------------------------------------
@@ -414,7 +449,7 @@ def _plan_void(
             "not void an invoice with payments: remove or re-apply them in QuickBooks first",
             f"quickbooks:invoice:{existing.Id}",
         )
-    if existing.TxnDate is not None and _closed(existing.TxnDate, facts):
+    if existing.TxnDate is not None and facts.in_closed_period(existing.TxnDate):
         draft.findings.block(
             "CLOSED_PERIOD",
             f"QuickBooks invoice {existing.Id} is dated {existing.TxnDate}, in the period closed on "
@@ -454,10 +489,6 @@ def _plan_void(
     return ZERO
 
 
-def _closed(day: dt.date, facts: CompanyFacts) -> bool:
-    return facts.book_close_date is not None and day <= facts.book_close_date
-
-
 # --------------------------------------------------------------------------------------------
 # Building the QBO invoice
 # --------------------------------------------------------------------------------------------
@@ -487,7 +518,7 @@ async def _build(
         draft.findings.block("NO_CLIENT", f"Paymo invoice {invoice.number} has no client", record)
         return None
     txn_date = invoice.date or ctx.now().astimezone(facts.paymo_timezone).date()
-    if _closed(txn_date, facts):
+    if facts.in_closed_period(txn_date):
         draft.findings.block(
             "CLOSED_PERIOD",
             f"Paymo invoice {invoice.number} is dated {txn_date}, on or before the QuickBooks book close "
@@ -506,15 +537,9 @@ async def _build(
     draft.findings.extend(customer.findings)
     rate: Decimal | None = None
     if currency != facts.home_currency and facts.multicurrency:
-        rate = await exchange_rate(ctx, currency, txn_date)
-        if rate is None:
-            draft.findings.block(
-                "EXCHANGE_RATE_MISSING",
-                f"QuickBooks has no {currency} → {facts.home_currency} exchange rate on or before "
-                f"{txn_date}, so Paymo invoice {invoice.number} cannot carry one (and is never sent with a "
-                "silent rate of 1): add the rate in QuickBooks (Settings → Currencies) and plan again",
-                record,
-            )
+        rate = await exchange_rate_or_block(
+            ctx, currency, txn_date, draft.findings, carrier=f"Paymo invoice {invoice.number}", record=record
+        )
 
     items = sorted(invoice.invoiceitems or [], key=lambda item: (item.seq or 0, item.id))
     if not items:
@@ -1055,7 +1080,7 @@ def _plan_update(
         for key in ("GlobalTaxCalculation", "ApplyTaxAfterDiscount"):
             if key in wanted:
                 payload[key] = wanted[key]
-    if existing.TxnDate is not None and _closed(existing.TxnDate, facts):
+    if existing.TxnDate is not None and facts.in_closed_period(existing.TxnDate):
         draft.findings.block(
             "CLOSED_PERIOD",
             f"QuickBooks invoice {existing.Id} is dated {existing.TxnDate}, in the period closed on "

@@ -493,11 +493,11 @@ class _Planner:
         if txn_date is None:
             self.findings.warn("PAYMENT_DATE_MISSING", f"{label} has no date; set it in Paymo first", record)
             return None
-        close = self.facts.book_close_date
-        if close is not None and txn_date <= close:
+        if self.facts.in_closed_period(txn_date):
             self.findings.block(
                 "CLOSED_PERIOD",
-                f"{label} is dated {txn_date}, in QuickBooks' closed period (books closed through {close}); "
+                f"{label} is dated {txn_date}, in QuickBooks' closed period (books closed through "
+                f"{self.facts.book_close_date}); "
                 "QuickBooks would refuse it (6210, Account Period Closed): re-date it in Paymo or reopen "
                 "the period",
                 record,

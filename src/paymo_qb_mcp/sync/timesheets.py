@@ -102,8 +102,8 @@ from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
 from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
-from paymo_qb_mcp.sync.expenses import active_record, is_closed
-from paymo_qb_mcp.sync.invoices import exchange_rate
+from paymo_qb_mcp.sync.expenses import active_record
+from paymo_qb_mcp.sync.invoices import exchange_rate_or_block
 
 __all__ = [
     "EMPLOYEE_LINK_KIND",
@@ -856,7 +856,7 @@ async def _plan_time_activities(run: _Run, groups: Sequence[_Group]) -> None:
         worker_id = await _worker(run, key.user_id)
         group_id = _numeric_id(planned.material)
         record = f"paymo:time_group:{group_id}"
-        if is_closed(group.last_date, run.facts):
+        if run.facts.in_closed_period(group.last_date):
             findings.block(
                 "CLOSED_PERIOD",
                 f"{_describe(run, group)}: time dated up to {group.last_date}, on or before the QuickBooks "
@@ -1107,7 +1107,7 @@ async def _plan_invoice_lines(run: _Run, groups: Sequence[_Group]) -> None:
         invoice_id = _numeric_id(material)
         record = f"paymo:time_group:{invoice_id}"
         txn_date = max(planned.group.last_date for planned in members)
-        if is_closed(txn_date, facts):
+        if facts.in_closed_period(txn_date):
             findings.block(
                 "CLOSED_PERIOD",
                 f"the time of Paymo client {client_id} runs to {txn_date}, on or before the QuickBooks book "
@@ -1127,15 +1127,9 @@ async def _plan_invoice_lines(run: _Run, groups: Sequence[_Group]) -> None:
                     record,
                 )
                 continue
-            rate = await exchange_rate(ctx, currency, txn_date)
-            if rate is None:
-                findings.block(
-                    "EXCHANGE_RATE_MISSING",
-                    f"QuickBooks has no {currency} → {facts.home_currency} exchange rate on or before "
-                    f"{txn_date}, so the invoice cannot carry one (and is never sent with a silent rate of "
-                    "1): add the rate in QuickBooks (Settings → Currencies) and plan again",
-                    record,
-                )
+            rate = await exchange_rate_or_block(
+                ctx, currency, txn_date, findings, carrier="the invoice", record=record
+            )
         if (
             item is None
             or item.Id is None
