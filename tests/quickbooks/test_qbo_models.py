@@ -18,6 +18,7 @@ from paymo_qb_mcp.quickbooks.models import (
     Ref,
     TimeActivity,
     detail_key_for,
+    is_voided,
 )
 
 # Shaped like Intuit's documented invoice response, with a field this model does not declare.
@@ -172,3 +173,13 @@ def test_every_entity_knows_its_envelope_key_path_and_capabilities() -> None:
     }
     voidable = {name: model.void_style for name, model in ENTITY_MODELS.items() if model.void_style}
     assert voidable == {"Invoice": "operation_void", "Payment": "update_include_void"}
+
+
+def test_a_voided_transaction_is_kept_with_a_zero_total_and_a_voided_note() -> None:
+    voided = Invoice(Id="239", TotalAmt=Decimal("0.00"), PrivateNote="Voided - Paymo invoice 1035")
+    assert is_voided(voided)
+    assert is_voided(Payment(Id="7", TotalAmt=Decimal(0), PrivateNote="Voided"))
+    # A zero invoice is not a void, nor is a live one whose note merely starts with the word.
+    assert not is_voided(Invoice(Id="240", TotalAmt=Decimal(0), PrivateNote="Free consultation"))
+    assert not is_voided(Invoice(Id="241", TotalAmt=Decimal("10.00"), PrivateNote="Voided receipt re-issued"))
+    assert not is_voided(Invoice(Id="242"))

@@ -76,6 +76,7 @@ __all__ = [
     "VoidStyle",
     "WebSiteAddress",
     "detail_key_for",
+    "is_voided",
 ]
 
 # The longest text QBO keeps in these fields; a longer one is refused (fault 2050), so writers cut to them.
@@ -707,6 +708,11 @@ class _Transaction(QboEntity):
     DepartmentRef: Ref | None = None
     ProjectRef: Ref | None = None
     TotalAmt: Decimal | None = None
+
+
+def is_voided(txn: _Transaction) -> bool:
+    """QBO keeps a voided transaction, with a zero total and ``Voided`` prepended to its ``PrivateNote``."""
+    return (txn.PrivateNote or "").startswith("Voided") and (txn.TotalAmt or 0) == 0
 
 
 class _SalesTransaction(_Transaction):

@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final, cast
+from typing import Any, Final, cast, get_args
 
 from paymo_qb_mcp.domain.keys import (
     DocNumber,
@@ -49,6 +49,7 @@ from paymo_qb_mcp.quickbooks.models import (
     CUSTOMER_MEMO_MAX_LENGTH,
     DESCRIPTION_MAX_LENGTH,
     PRIVATE_NOTE_MAX_LENGTH,
+    is_voided,
 )
 from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, eq
 from paymo_qb_mcp.store.ledger import Link
@@ -64,11 +65,12 @@ __all__ = [
     "exchange_rate_or_block",
     "invoice_content_hash",
     "plan_invoice",
+    "qbo_tax_code",
 ]
 
 INVOICE_TOOL: Final = "sync_invoice"
 INVOICE_LINK_KIND: Final = "invoice"
-_TAX_TYPES: Final[frozenset[str]] = frozenset({"TaxOnAmount", "TaxOnAmountPlusTax", "TaxOnTax"})
+_TAX_TYPES: Final[frozenset[str]] = frozenset(get_args(TaxTypeApplicable))
 # Header fields a re-sync compares and updates (wire paths); CustomerRef is handled on its own.
 _HEADER_PATHS: Final = (
     "TxnDate",
@@ -243,20 +245,16 @@ async def plan_invoice(ctx: SyncContext, paymo_invoice_id: int) -> InvoicePlan:
     if existing is not None and link is not None and link.content_hash == hash_now:
         _note_quickbooks_edits(invoice, existing, paymo_total, currency, draft, record)
         draft.changes.append(
-            Change(
-                action="skip",
-                entity="invoice",
-                paymo_id=invoice.id,
+            _skip(
+                invoice,
+                f"Paymo invoice {invoice.number} is unchanged since it was synced",
+                "content hash equals the stored link's",
                 qbo_id=existing.Id,
-                summary=f"Paymo invoice {invoice.number} is unchanged since it was synced",
-                reason="content hash equals the stored link's",
-                link_kind=INVOICE_LINK_KIND,
-                wire_entity="Invoice",
             )
         )
         return _result(draft, paymo_total, existing.TotalAmt or ZERO, existing, currency)
 
-    if existing is not None and _is_voided(existing):
+    if existing is not None and is_voided(existing):
         draft.findings.block(
             "VOIDED_IN_QUICKBOOKS",
             f"QuickBooks invoice {existing.Id} for Paymo invoice {invoice.number} was voided in QuickBooks "
@@ -277,6 +275,19 @@ async def plan_invoice(ctx: SyncContext, paymo_invoice_id: int) -> InvoicePlan:
     return _result(draft, paymo_total, qbo_total, existing, currency)
 
 
+def _skip(invoice: paymo_models.Invoice, summary: str, reason: str, *, qbo_id: str | None = None) -> Change:
+    return Change(
+        action="skip",
+        entity="invoice",
+        paymo_id=invoice.id,
+        qbo_id=qbo_id,
+        summary=summary,
+        reason=reason,
+        link_kind=INVOICE_LINK_KIND,
+        wire_entity="Invoice",
+    )
+
+
 def _note_quickbooks_edits(
     invoice: paymo_models.Invoice,
     existing: qbo_models.Invoice,
@@ -291,7 +302,7 @@ def _note_quickbooks_edits(
     says so, so the difference reconciliation_report lists is explained where the agent acts on it.
     """
     shown = existing.DocNumber or existing.Id
-    if _is_voided(existing):
+    if is_voided(existing):
         draft.findings.warn(
             "VOIDED_IN_QUICKBOOKS",
             f"QuickBooks invoice {shown} was voided in QuickBooks after the sync while Paymo invoice "
@@ -398,10 +409,6 @@ def _owner_text(note: str | None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_voided(record: qbo_models.Invoice) -> bool:
-    return (record.TotalAmt or ZERO) == 0 and (record.PrivateNote or "").startswith("Voided")
-
-
 def _plan_void(
     invoice: paymo_models.Invoice,
     existing: qbo_models.Invoice | None,
@@ -413,30 +420,22 @@ def _plan_void(
     record = f"paymo:invoice:{invoice.id}"
     if existing is None:
         draft.changes.append(
-            Change(
-                action="skip",
-                entity="invoice",
-                paymo_id=invoice.id,
-                summary=f"Paymo invoice {invoice.number} is void and was never synced: nothing to do",
-                reason="void in Paymo, not in QuickBooks",
-                link_kind=INVOICE_LINK_KIND,
-                wire_entity="Invoice",
+            _skip(
+                invoice,
+                f"Paymo invoice {invoice.number} is void and was never synced: nothing to do",
+                "void in Paymo, not in QuickBooks",
             )
         )
         return ZERO
     assert existing.Id is not None
     void_hash = invoice_content_hash(invoice)
-    if _is_voided(existing) or (link is not None and link.content_hash == void_hash):
+    if is_voided(existing) or (link is not None and link.content_hash == void_hash):
         draft.changes.append(
-            Change(
-                action="skip",
-                entity="invoice",
-                paymo_id=invoice.id,
+            _skip(
+                invoice,
+                f"QuickBooks invoice {existing.Id} is already void",
+                "void on both sides",
                 qbo_id=existing.Id,
-                summary=f"QuickBooks invoice {existing.Id} is already void",
-                reason="void on both sides",
-                link_kind=INVOICE_LINK_KIND,
-                wire_entity="Invoice",
             )
         )
         return existing.TotalAmt or ZERO
@@ -677,32 +676,7 @@ async def _tax_mapping(
         return TaxMapping(model="us", us_ast_rate=None)
     codes = await ctx.qbo.query_all(qbo_models.TaxCode, ACTIVE_OR_INACTIVE)
     rates = {rate.Id: rate for rate in await ctx.qbo.query_all(qbo_models.TaxRate, ACTIVE_OR_INACTIVE)}
-    table: dict[str, QboTaxCode] = {}
-    for code in codes:
-        if code.Id is None:
-            continue
-        details = code.SalesTaxRateList.TaxRateDetail if code.SalesTaxRateList else None
-        rate_details: list[QboTaxRateDetail] = []
-        for detail in details or []:
-            rate_id = detail.TaxRateRef.value if detail.TaxRateRef else None
-            rate = rates.get(rate_id) if rate_id else None
-            if rate_id is None or rate is None or rate.RateValue is None:
-                continue
-            applicable = detail.TaxTypeApplicable or "TaxOnAmount"
-            rate_details.append(
-                QboTaxRateDetail(
-                    rate_id=rate_id,
-                    rate_value=rate.RateValue,
-                    applicable=cast(
-                        TaxTypeApplicable, applicable if applicable in _TAX_TYPES else "TaxOnAmount"
-                    ),
-                    order=detail.TaxOrder or 0,
-                    name=rate.Name or "",
-                )
-            )
-        table[code.Id] = QboTaxCode(
-            id=code.Id, name=code.Name or "", rates=tuple(rate_details), active=code.Active is not False
-        )
+    table = {code.Id: qbo_tax_code(code, rates) for code in codes if code.Id is not None}
     charged = [header.tax, header.tax2]
     choices: list[TaxCodeChoice] = []
     ref = settings.code_for(charged, tax_on_tax=header.tax_on_tax)
@@ -733,6 +707,32 @@ async def _tax_mapping(
         exempt_code_id=exempt_id,
         tax_codes=table,
         apply_tax_after_discount=True,
+    )
+
+
+def qbo_tax_code(code: qbo_models.TaxCode, rates: Mapping[str | None, qbo_models.TaxRate]) -> QboTaxCode:
+    """The domain's view of a QBO TaxCode: its sales rates (those ``rates``, by Id, holds) and whether it
+    is active. An applicability QBO may add later counts as ``TaxOnAmount``."""
+    assert code.Id is not None
+    details = code.SalesTaxRateList.TaxRateDetail if code.SalesTaxRateList else None
+    rate_details: list[QboTaxRateDetail] = []
+    for detail in details or []:
+        rate_id = detail.TaxRateRef.value if detail.TaxRateRef else None
+        rate = rates.get(rate_id) if rate_id else None
+        if rate_id is None or rate is None or rate.RateValue is None:
+            continue
+        applicable = detail.TaxTypeApplicable or "TaxOnAmount"
+        rate_details.append(
+            QboTaxRateDetail(
+                rate_id=rate_id,
+                rate_value=rate.RateValue,
+                applicable=cast(TaxTypeApplicable, applicable if applicable in _TAX_TYPES else "TaxOnAmount"),
+                order=detail.TaxOrder or 0,
+                name=rate.Name or "",
+            )
+        )
+    return QboTaxCode(
+        id=code.Id, name=code.Name or "", rates=tuple(rate_details), active=code.Active is not False
     )
 
 
@@ -1113,15 +1113,11 @@ def _plan_update(
             )
             return
         draft.changes.append(
-            Change(
-                action="skip",
-                entity="invoice",
-                paymo_id=invoice.id,
+            _skip(
+                invoice,
+                f"QuickBooks invoice {existing.Id} already shows Paymo invoice {invoice.number}",
+                "content equal on both sides",
                 qbo_id=existing.Id,
-                summary=f"QuickBooks invoice {existing.Id} already shows Paymo invoice {invoice.number}",
-                reason="content equal on both sides",
-                link_kind=INVOICE_LINK_KIND,
-                wire_entity="Invoice",
             )
         )
         return

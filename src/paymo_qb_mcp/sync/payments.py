@@ -37,7 +37,7 @@ from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.quickbooks import models as qbo_models
-from paymo_qb_mcp.quickbooks.models import PRIVATE_NOTE_MAX_LENGTH
+from paymo_qb_mcp.quickbooks.models import PRIVATE_NOTE_MAX_LENGTH, is_voided
 from paymo_qb_mcp.quickbooks.query import eq, ge, in_
 from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
@@ -51,7 +51,6 @@ __all__ = [
     "TOOL",
     "Direction",
     "applications",
-    "is_voided",
     "payment_done_key",
     "paymo_payment_ids_in_note",
     "plan_payments",
@@ -107,11 +106,6 @@ def applications(payment: qbo_models.Payment) -> dict[str, Decimal]:
             if linked.TxnType == "Invoice" and line.Amount is not None:
                 applied[linked.TxnId] = applied.get(linked.TxnId, ZERO) + line.Amount
     return applied
-
-
-def is_voided(txn: qbo_models.Payment | qbo_models.Invoice) -> bool:
-    """QBO keeps a voided transaction with zero amounts and ``Voided`` prepended to ``PrivateNote``."""
-    return (txn.PrivateNote or "").startswith("Voided") and (txn.TotalAmt or ZERO) == ZERO
 
 
 # --- planning -------------------------------------------------------------------------------------

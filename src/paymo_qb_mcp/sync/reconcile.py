@@ -35,6 +35,7 @@ from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.paymo.where import le as paymo_le
 from paymo_qb_mcp.paymo.where import time_interval
 from paymo_qb_mcp.quickbooks import models as qbo_models
+from paymo_qb_mcp.quickbooks.models import is_voided
 from paymo_qb_mcp.quickbooks.query import ge, in_, le
 from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
@@ -44,7 +45,6 @@ from paymo_qb_mcp.sync.payments import (
     KIND_PAYMENT_TO_PAYMO,
     KIND_PAYMENT_TO_QBO,
     applications,
-    is_voided,
     payment_done_key,
     paymo_payment_ids_in_note,
     qbo_payment_ids_in_note,

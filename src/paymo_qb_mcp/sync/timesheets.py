@@ -59,7 +59,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Final, Literal, TypeVar, cast, get_args
+from typing import Any, Final, Literal, TypeVar, get_args
 
 from paymo_qb_mcp.domain.keys import add_marker, content_hash, marker
 from paymo_qb_mcp.domain.matching import PaymoClientView, QboCustomerView, match_client
@@ -72,8 +72,6 @@ from paymo_qb_mcp.domain.tax import (
     QboInvoiceTotals,
     QboSalesLine,
     QboTaxCode,
-    QboTaxRateDetail,
-    TaxTypeApplicable,
     compute_global_invoice,
     compute_us_invoice,
     qty_and_unit_price,
@@ -103,7 +101,7 @@ from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
 from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
 from paymo_qb_mcp.sync.expenses import active_record
-from paymo_qb_mcp.sync.invoices import exchange_rate_or_block
+from paymo_qb_mcp.sync.invoices import exchange_rate_or_block, qbo_tax_code
 
 __all__ = [
     "EMPLOYEE_LINK_KIND",
@@ -138,7 +136,6 @@ RateLevel = Literal["user", "task", "project", "company"]
 _RATE_ORDER: Final[tuple[RateLevel, ...]] = ("user", "task", "project", "company")
 _LISTED_ENTRY_IDS: Final = 40
 _IDS_PER_FILTER: Final = 100
-_TAX_TYPES: Final[frozenset[str]] = frozenset(get_args(TaxTypeApplicable))
 
 Fetched = TypeVar("Fetched", bound=paymo_models.PaymoModel)
 Person = TypeVar("Person", qbo_models.Employee, qbo_models.Vendor)
@@ -233,23 +230,7 @@ async def sales_tax(
         if rate_ids
         else {}
     )
-    rate_details: list[QboTaxRateDetail] = []
-    for detail in details or []:
-        rate = rates.get(detail.TaxRateRef.value) if detail.TaxRateRef is not None else None
-        if rate is None or rate.Id is None or rate.RateValue is None:
-            continue
-        applicable = detail.TaxTypeApplicable or "TaxOnAmount"
-        rate_details.append(
-            QboTaxRateDetail(
-                rate_id=rate.Id,
-                rate_value=rate.RateValue,
-                applicable=cast(TaxTypeApplicable, applicable if applicable in _TAX_TYPES else "TaxOnAmount"),
-                order=detail.TaxOrder or 0,
-                name=rate.Name or "",
-            )
-        )
-    code = QboTaxCode(id=tax_code.Id, name=tax_code.Name or "", rates=tuple(rate_details))
-    return SalesTax(code_id=tax_code.Id, code=code)
+    return SalesTax(code_id=tax_code.Id, code=qbo_tax_code(tax_code, rates))
 
 
 def expected_totals(tax: SalesTax, amounts: Sequence[Decimal], currency: str) -> QboInvoiceTotals | None:
