@@ -23,6 +23,7 @@ from paymo_qb_mcp.net.ratelimit import (
 from paymo_qb_mcp.net.retry import RetryPolicy
 from paymo_qb_mcp.paymo import (
     Client,
+    Company,
     Estimate,
     Expense,
     Invoice,
@@ -110,6 +111,14 @@ async def test_company_is_an_object_envelope_with_string_settings() -> None:
     assert company.default_tax_on_tax is False
     assert company.next_invoice_number == "1043"
     assert company.model_extra == {"max_users": None}
+
+
+def test_company_number_settings_read_as_decimals_or_none() -> None:
+    company = Company(default_price_per_hour=" 95.50 ", default_tax="", default_tax2="n/a")
+    assert company.default_hourly_rate == Decimal("95.50")
+    assert company.default_tax_percent is None
+    assert company.default_tax2_percent is None
+    assert Company().default_hourly_rate is None
 
 
 @respx.mock

@@ -95,6 +95,11 @@ class Company(PaymoModel):
     account_type: str | None = None
 
     @property
+    def default_hourly_rate(self) -> Decimal | None:
+        """``default_price_per_hour`` as a number (None when unset or not a number)."""
+        return _setting_decimal(self.default_price_per_hour)
+
+    @property
     def default_tax_percent(self) -> Decimal | None:
         return _setting_decimal(self.default_tax)
 

@@ -61,7 +61,6 @@ from paymo_qb_mcp.quickbooks.models import (
 from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, eq
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import customer_for_invoice
-from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
 from paymo_qb_mcp.sync.expenses import active_record
 from paymo_qb_mcp.sync.invoices import exchange_rate_or_block
 from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
@@ -92,6 +91,11 @@ BudgetKind = Literal["estimate", "purchase_order"]
 Pushed = TypeVar("Pushed", qbo_models.Estimate, qbo_models.PurchaseOrder)
 
 _ESTIMATE_VALID_DAYS: Final = 30
+# What each ledger kind pushes: the entity a plan names and QBO's.
+_RECORDS: Final = {
+    ESTIMATE_LINK_KIND: ("estimate", "Estimate"),
+    PO_LINK_KIND: ("purchase_order", "PurchaseOrder"),
+}
 # Plans whose API refuses purchase orders (error 5020); Plus and Advanced have them.
 _NO_PURCHASE_ORDERS: Final = ("simple start", "essentials", "self-employed", "self employed")
 # A customer or vendor has answered these; the budget no longer rewrites them.
@@ -354,7 +358,7 @@ async def plan_budget(ctx: SyncContext, *, paymo_project_id: int, kind: BudgetKi
     facts = await ctx.facts()
     tasks = await ctx.paymo.list_tasks(where=paymo_eq("project_id", project.id))
     company = await ctx.paymo.company()
-    company_rate = _company_rate(company)
+    company_rate = company.default_hourly_rate
     billing = await client_billing(ctx, project.client_id)
     budget = budget_lines(project, tasks, company_rate=company_rate, currency=billing.currency)
     if budget is None:
@@ -397,20 +401,6 @@ async def plan_budget(ctx: SyncContext, *, paymo_project_id: int, kind: BudgetKi
     return Plan.build(BUDGET_TOOL, changes, findings=findings, totals=totals)
 
 
-def _company_rate(company: paymo_models.Company) -> Decimal | None:
-    text = (company.default_price_per_hour or "").strip()
-    if not text:
-        return None
-    try:
-        return Decimal(text)
-    except ArithmeticError:
-        return None
-
-
-def _concrete(ref: str | None) -> bool:
-    return ref is not None and not ref.startswith(LINK_PLACEHOLDER_PREFIX)
-
-
 async def _exchange(run: _Context) -> tuple[bool, Decimal | None]:
     """Whether the currency can be used, and its exchange rate when foreign (blockers otherwise)."""
     currency, facts = run.billing.currency, run.facts
@@ -433,6 +423,29 @@ async def _exchange(run: _Context) -> tuple[bool, Decimal | None]:
     return True, rate
 
 
+def _private_note(run: _Context, link_kind: str) -> str:
+    """The record's PrivateNote: what it is, with the marker that links it to the project."""
+    project = run.project
+    return add_marker(
+        f"Budget of Paymo project {project.name} ({project.id})",
+        link_kind,
+        project.id,
+        max_length=PRIVATE_NOTE_MAX_LENGTH,
+    )
+
+
+def _add_currency(
+    run: _Context, rate: Decimal | None, payload: dict[str, Any], expect: dict[str, Any]
+) -> None:
+    """The budget's currency (in a multicurrency company) and exchange rate, sent and read back."""
+    if run.facts.multicurrency:
+        payload["CurrencyRef"] = {"value": run.billing.currency}
+        expect["CurrencyRef.value"] = run.billing.currency
+    if rate is not None:
+        payload["ExchangeRate"] = rate
+        expect["ExchangeRate"] = rate
+
+
 def _existing(run: _Context, link_kind: str) -> tuple[Literal["create", "skip", "update"], str | None]:
     link = run.ctx.ledger.link(link_kind, run.project.id)
     if link is None:
@@ -442,7 +455,8 @@ def _existing(run: _Context, link_kind: str) -> tuple[Literal["create", "skip", 
     return "update", link.qbo_id
 
 
-def _skip(run: _Context, link_kind: str, entity: str, qbo_id: str, reason: str) -> Change:
+def _skip(run: _Context, link_kind: str, qbo_id: str, reason: str) -> Change:
+    entity, _ = _RECORDS[link_kind]
     return Change(
         action="skip",
         entity=entity,
@@ -451,6 +465,77 @@ def _skip(run: _Context, link_kind: str, entity: str, qbo_id: str, reason: str) 
         summary=f"The budget of Paymo project {run.project.name!r} is QuickBooks {entity} {qbo_id}",
         reason=reason,
         link_kind=link_kind,
+    )
+
+
+def _create(
+    run: _Context,
+    link_kind: str,
+    *,
+    payload: dict[str, Any],
+    after: dict[str, Any],
+    expect: dict[str, Any],
+    summary: str,
+) -> Change:
+    entity, wire_entity = _RECORDS[link_kind]
+    return Change(
+        action="create",
+        entity=entity,
+        paymo_id=run.project.id,
+        after=after,
+        payload=payload,
+        summary=summary,
+        reason="the budget was never pushed",
+        wire_entity=wire_entity,
+        link_kind=link_kind,
+        content_hash=run.digest,
+        lookup={"where": {"TxnDate": run.txn_date.isoformat()}, "marker": marker(link_kind, run.project.id)},
+        expect=expect,
+    )
+
+
+def _update(
+    run: _Context,
+    link_kind: str,
+    current: Pushed,
+    *,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    payload: dict[str, Any],
+    expect: dict[str, Any],
+    summary: str,
+) -> Change:
+    """The sparse update of ``current``, put to a human when it would overwrite an edit made in QuickBooks."""
+    assert current.Id is not None
+    entity, wire_entity = _RECORDS[link_kind]
+    after = dict(after)
+    edited = guard_overwrite(
+        run.ctx.ledger.link(link_kind, run.project.id),
+        current,
+        payload,
+        before=before,
+        after=after,
+        target=f"QuickBooks {entity.replace('_', ' ')} {current.Id}",
+        source=f"the budget of Paymo project {run.project.name!r}",
+        record=run.record,
+    )
+    if edited is not None:
+        run.findings.append(edited)
+    return Change(
+        action="update",
+        entity=entity,
+        paymo_id=run.project.id,
+        qbo_id=current.Id,
+        before=before,
+        after=after,
+        payload=payload,
+        summary=summary,
+        reason="the budget changed in Paymo since it was pushed",
+        wire_entity=wire_entity,
+        link_kind=link_kind,
+        content_hash=run.digest,
+        sync_token=current.SyncToken,
+        expect=expect,
     )
 
 
@@ -464,9 +549,7 @@ async def _plan_estimate(run: _Context) -> list[Change]:
     action, qbo_id = _existing(run, ESTIMATE_LINK_KIND)
     if action == "skip":
         assert qbo_id is not None
-        return [
-            _skip(run, ESTIMATE_LINK_KIND, "estimate", qbo_id, "the budget is unchanged since it was pushed")
-        ]
+        return [_skip(run, ESTIMATE_LINK_KIND, qbo_id, "the budget is unchanged since it was pushed")]
     assert project.client_id is not None
     customer = await customer_for_invoice(ctx, project.client_id, run.billing.currency)
     findings.extend(customer.findings)
@@ -490,12 +573,7 @@ async def _plan_estimate(run: _Context) -> list[Change]:
     lines = [_sales_line(line, item.Id, tax.code_id, currency) for line in run.budget.lines]
     totals = expected_totals(tax, [line.amount for line in run.budget.lines], currency)
     override = tax_override(tax, totals)
-    note = add_marker(
-        f"Budget of Paymo project {project.name} ({project.id})",
-        ESTIMATE_LINK_KIND,
-        project.id,
-        max_length=PRIVATE_NOTE_MAX_LENGTH,
-    )
+    note = _private_note(run, ESTIMATE_LINK_KIND)
     memo = f"Estimate for {project.name}"[:CUSTOMER_MEMO_MAX_LENGTH]
     expiry = run.txn_date + dt.timedelta(days=_ESTIMATE_VALID_DAYS)
     expect: dict[str, Any] = {"Line.count": len(lines) + 1}  # QBO appends its subtotal line
@@ -528,36 +606,22 @@ async def _plan_estimate(run: _Context) -> list[Change]:
     }
     if override is not None:
         payload["TxnTaxDetail"] = override
-    if facts.multicurrency:
-        payload["CurrencyRef"] = {"value": currency}
-        expect["CurrencyRef.value"] = currency
-    if rate is not None:
-        payload["ExchangeRate"] = rate
-        expect["ExchangeRate"] = rate
+    _add_currency(run, rate, payload, expect)
     if facts.tax_model == "global":
         # Paymo rates and prices are net of tax.
         payload["GlobalTaxCalculation"] = "TaxExcluded"
-    if _concrete(customer.customer_ref):
-        expect["CustomerRef.value"] = customer.customer_ref
-    create = Change(
-        action="create",
-        entity="estimate",
-        paymo_id=project.id,
-        after=after,
+    if customer.customer_id is not None:
+        expect["CustomerRef.value"] = customer.customer_id
+    create = _create(
+        run,
+        ESTIMATE_LINK_KIND,
         payload=payload,
+        after=after,
+        expect=expect,
         summary=(
             f"Create a QuickBooks estimate from the budget of Paymo project {project.name!r}: {currency} "
             f"{run.budget.total} before tax in {len(lines)} line{'' if len(lines) == 1 else 's'}"
         ),
-        reason="the budget was never pushed",
-        wire_entity="Estimate",
-        link_kind=ESTIMATE_LINK_KIND,
-        content_hash=run.digest,
-        lookup={
-            "where": {"TxnDate": run.txn_date.isoformat()},
-            "marker": marker(ESTIMATE_LINK_KIND, project.id),
-        },
-        expect=expect,
     )
     return [*customer.changes, create]
 
@@ -584,7 +648,7 @@ async def _update_estimate(
             "must see the new budget)",
             run.record,
         )
-        return [_skip(run, ESTIMATE_LINK_KIND, "estimate", qbo_id, f"the estimate is {current.TxnStatus}")]
+        return [_skip(run, ESTIMATE_LINK_KIND, qbo_id, f"the estimate is {current.TxnStatus}")]
     if not _same_currency(run, current.CurrencyRef, qbo_id):
         return []
     payload: dict[str, Any] = {
@@ -596,36 +660,32 @@ async def _update_estimate(
         **({"TxnTaxDetail": override} if override is not None else {}),
     }
     before: dict[str, Any] = {"TotalAmt": current.TotalAmt, "ExpirationDate": current.ExpirationDate}
-    after = _guard_edits(run, ESTIMATE_LINK_KIND, current, payload, before, after, f"estimate {qbo_id}")
-    return [
-        Change(
-            action="update",
-            entity="estimate",
-            paymo_id=run.project.id,
-            qbo_id=qbo_id,
-            before=before,
-            after=after,
-            payload=payload,
-            summary=(
-                f"Update QuickBooks estimate {qbo_id} to the new budget of Paymo project "
-                f"{run.project.name!r}: "
-                f"{run.billing.currency} {run.budget.total} before tax"
-            ),
-            reason="the budget changed in Paymo since it was pushed",
-            wire_entity="Estimate",
-            link_kind=ESTIMATE_LINK_KIND,
-            content_hash=run.digest,
-            sync_token=current.SyncToken,
-            expect=expect,
-        )
-    ]
+    update = _update(
+        run,
+        ESTIMATE_LINK_KIND,
+        current,
+        before=before,
+        after=after,
+        payload=payload,
+        expect=expect,
+        summary=(
+            f"Update QuickBooks estimate {qbo_id} to the new budget of Paymo project {run.project.name!r}: "
+            f"{run.billing.currency} {run.budget.total} before tax"
+        ),
+    )
+    return [update]
+
+
+def _qty_and_price(line: BudgetLine, currency: str) -> tuple[Decimal, Decimal]:
+    """An item line's Qty and UnitPrice: hours × rate as QBO's rule 6070 takes them, else 1 × the amount."""
+    if line.hours is not None and line.rate is not None:
+        qty, unit_price, _ = qty_and_unit_price(line.hours, line.rate, line.amount, currency)
+        return qty, unit_price
+    return Decimal(1), line.amount
 
 
 def _sales_line(line: BudgetLine, item_id: str, tax_code_id: str, currency: str) -> dict[str, Any]:
-    if line.hours is not None and line.rate is not None:
-        qty, unit_price, _ = qty_and_unit_price(line.hours, line.rate, line.amount, currency)
-    else:
-        qty, unit_price = Decimal(1), line.amount
+    qty, unit_price = _qty_and_price(line, currency)
     return {
         "DetailType": "SalesItemLineDetail",
         "Amount": line.amount,
@@ -664,32 +724,6 @@ async def _linked(run: _Context, model: type[Pushed], qbo_id: str, link_kind: st
     return current
 
 
-def _guard_edits(
-    run: _Context,
-    link_kind: str,
-    current: qbo_models.QboEntity,
-    payload: dict[str, Any],
-    before: dict[str, Any],
-    after: dict[str, Any],
-    what: str,
-) -> dict[str, Any]:
-    """``after`` (with the edited fields added to it and ``before``) once EDITED_IN_QUICKBOOKS is checked."""
-    after = dict(after)
-    edited = guard_overwrite(
-        run.ctx.ledger.link(link_kind, run.project.id),
-        current,
-        payload,
-        before=before,
-        after=after,
-        target=f"QuickBooks {what}",
-        source=f"the budget of Paymo project {run.project.name!r}",
-        record=run.record,
-    )
-    if edited is not None:
-        run.findings.append(edited)
-    return after
-
-
 def _same_currency(run: _Context, ref: qbo_models.Ref | None, qbo_id: str) -> bool:
     current = run.facts.currency_of(ref)
     if current == run.billing.currency:
@@ -714,9 +748,7 @@ async def _plan_purchase_order(run: _Context) -> list[Change]:
     action, qbo_id = _existing(run, PO_LINK_KIND)
     if action == "skip":
         assert qbo_id is not None
-        return [
-            _skip(run, PO_LINK_KIND, "purchase_order", qbo_id, "the budget is unchanged since it was pushed")
-        ]
+        return [_skip(run, PO_LINK_KIND, qbo_id, "the budget is unchanged since it was pushed")]
     if not await _purchase_orders_available(run):
         return []
     vendor = await _vendor(run)
@@ -745,12 +777,7 @@ async def _plan_purchase_order(run: _Context) -> list[Change]:
     ):
         return []
     lines = [line_kind(line) for line in run.budget.lines]
-    note = add_marker(
-        f"Budget of Paymo project {project.name} ({project.id})",
-        PO_LINK_KIND,
-        project.id,
-        max_length=PRIVATE_NOTE_MAX_LENGTH,
-    )
+    note = _private_note(run, PO_LINK_KIND)
     memo = f"Purchase order for {project.name}: budget {currency} {run.budget.total}"
     memo = memo[:PURCHASE_ORDER_MEMO_MAX_LENGTH]
     expect: dict[str, Any] = {
@@ -779,33 +806,23 @@ async def _plan_purchase_order(run: _Context) -> list[Change]:
                 "left as it is",
                 run.record,
             )
-            return [_skip(run, PO_LINK_KIND, "purchase_order", qbo_id, "the purchase order is closed")]
+            return [_skip(run, PO_LINK_KIND, qbo_id, "the purchase order is closed")]
         if not _same_currency(run, current.CurrencyRef, qbo_id):
             return []
-        changed: dict[str, Any] = {"Line": lines, "Memo": memo, "PrivateNote": note}
-        before = {"TotalAmt": current.TotalAmt, "VendorRef.value": vendor.Id}
-        after = _guard_edits(run, PO_LINK_KIND, current, changed, before, after, f"purchase order {qbo_id}")
-        return [
-            Change(
-                action="update",
-                entity="purchase_order",
-                paymo_id=project.id,
-                qbo_id=qbo_id,
-                before=before,
-                after=after,
-                payload=changed,
-                summary=(
-                    f"Update QuickBooks purchase order {qbo_id} to the new budget of Paymo project "
-                    f"{project.name!r}: {currency} {run.budget.total}"
-                ),
-                reason="the budget changed in Paymo since it was pushed",
-                wire_entity="PurchaseOrder",
-                link_kind=PO_LINK_KIND,
-                content_hash=run.digest,
-                sync_token=current.SyncToken,
-                expect=expect,
-            )
-        ]
+        update = _update(
+            run,
+            PO_LINK_KIND,
+            current,
+            before={"TotalAmt": current.TotalAmt, "VendorRef.value": vendor.Id},
+            after=after,
+            payload={"Line": lines, "Memo": memo, "PrivateNote": note},
+            expect=expect,
+            summary=(
+                f"Update QuickBooks purchase order {qbo_id} to the new budget of Paymo project "
+                f"{project.name!r}: {currency} {run.budget.total}"
+            ),
+        )
+        return [update]
     payload: dict[str, Any] = {
         "VendorRef": {"value": vendor.Id},
         "APAccountRef": {"value": payable},
@@ -815,39 +832,23 @@ async def _plan_purchase_order(run: _Context) -> list[Change]:
         "PrivateNote": note,
         "Line": lines,
     }
-    if facts.multicurrency:
-        payload["CurrencyRef"] = {"value": currency}
-        expect["CurrencyRef.value"] = currency
-    if rate is not None:
-        payload["ExchangeRate"] = rate
-        expect["ExchangeRate"] = rate
+    _add_currency(run, rate, payload, expect)
     if facts.tax_model == "global":
         # A budget carries no purchase tax; the vendor's bill will.
         payload["GlobalTaxCalculation"] = "NotApplicable"
-    return [
-        Change(
-            action="create",
-            entity="purchase_order",
-            paymo_id=project.id,
-            after=after,
-            payload=payload,
-            summary=(
-                f"Create a QuickBooks purchase order to {vendor.DisplayName!r} from the budget of Paymo "
-                "project "
-                f"{project.name!r}: {currency} {run.budget.total} in {len(lines)} "
-                f"line{'' if len(lines) == 1 else 's'}"
-            ),
-            reason="the budget was never pushed",
-            wire_entity="PurchaseOrder",
-            link_kind=PO_LINK_KIND,
-            content_hash=run.digest,
-            lookup={
-                "where": {"TxnDate": run.txn_date.isoformat()},
-                "marker": marker(PO_LINK_KIND, project.id),
-            },
-            expect=expect,
-        )
-    ]
+    create = _create(
+        run,
+        PO_LINK_KIND,
+        payload=payload,
+        after=after,
+        expect=expect,
+        summary=(
+            f"Create a QuickBooks purchase order to {vendor.DisplayName!r} from the budget of Paymo project "
+            f"{project.name!r}: {currency} {run.budget.total} in {len(lines)} "
+            f"line{'' if len(lines) == 1 else 's'}"
+        ),
+    )
+    return [create]
 
 
 async def _purchase_orders_available(run: _Context) -> bool:
@@ -983,10 +984,7 @@ async def _po_lines(run: _Context) -> Callable[[BudgetLine], dict[str, Any]] | N
         item_id = item.Id
 
         def item_line(line: BudgetLine) -> dict[str, Any]:
-            if line.hours is not None and line.rate is not None:
-                qty, unit_price, _ = qty_and_unit_price(line.hours, line.rate, line.amount, currency)
-            else:
-                qty, unit_price = Decimal(1), line.amount
+            qty, unit_price = _qty_and_price(line, currency)
             return {
                 "DetailType": "ItemBasedExpenseLineDetail",
                 "Amount": line.amount,

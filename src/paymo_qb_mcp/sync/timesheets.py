@@ -99,7 +99,6 @@ from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, in_
 from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
-from paymo_qb_mcp.sync.executor import LINK_PLACEHOLDER_PREFIX
 from paymo_qb_mcp.sync.expenses import active_record
 from paymo_qb_mcp.sync.invoices import exchange_rate_or_block, qbo_tax_code
 
@@ -379,7 +378,7 @@ async def _read_paymo(
     tasks = {t.id: t for t in await _by_ids((e.task_id for e in raw if e.task_id), ctx.paymo.list_tasks)}
     users = {user.id: user for user in await ctx.paymo.list_users()}
     company = await ctx.paymo.company()
-    company_rate = _decimal_setting(company.default_price_per_hour)
+    company_rate = company.default_hourly_rate
     entries: dict[int, _Entry] = {}
     for entry in raw:
         project = projects.get(entry.project_id or 0)
@@ -427,15 +426,6 @@ async def _read_paymo(
         )
         entries[entry.id] = _Entry(view=view, flat=billable and flat, rate=rate)
     return _PaymoSide(entries=entries, projects=projects, tasks=tasks, users=users)
-
-
-def _decimal_setting(text: str | None) -> Decimal | None:
-    if text is None or not text.strip():
-        return None
-    try:
-        return Decimal(text.strip())
-    except ArithmeticError:
-        return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -812,10 +802,6 @@ async def _customer(run: _Run, client_id: int) -> tuple[ClientBilling, CustomerR
     return run.billing[client_id], run.customers[client_id]
 
 
-def _concrete(ref: str | None) -> bool:
-    return ref is not None and not ref.startswith(LINK_PLACEHOLDER_PREFIX)
-
-
 # --------------------------------------------------------------------------------------------
 # Target: TimeActivity
 # --------------------------------------------------------------------------------------------
@@ -887,8 +873,8 @@ async def _plan_time_activities(run: _Run, groups: Sequence[_Group]) -> None:
             "BillableStatus": "Billable",
             f"{ref_key}.value": worker_id,
         }
-        if _concrete(customer.customer_ref):
-            expect["CustomerRef.value"] = customer.customer_ref
+        if customer.customer_id is not None:
+            expect["CustomerRef.value"] = customer.customer_id
         run.add_once(customer.changes)
         run.changes.append(
             Change(
@@ -1153,8 +1139,8 @@ async def _plan_invoice_lines(run: _Run, groups: Sequence[_Group]) -> None:
         if totals is not None:
             expect["TotalAmt"] = totals.total
             expect["TxnTaxDetail.TotalTax"] = totals.total_tax
-        if _concrete(customer.customer_ref):
-            expect["CustomerRef.value"] = customer.customer_ref
+        if customer.customer_id is not None:
+            expect["CustomerRef.value"] = customer.customer_id
         if "CurrencyRef" in payload:
             expect["CurrencyRef.value"] = currency
         run.add_once(customer.changes)
