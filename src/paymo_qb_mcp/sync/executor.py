@@ -38,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -241,16 +241,7 @@ class Executor:
             created = await self.ctx.qbo.create(payload, model=model, request_id=rid)
             if created.Id is None:
                 raise DataError(f"QuickBooks created a {model.entity_name} without an Id")
-            ledger.save_link(
-                kind,
-                paymo_id,
-                created.Id,
-                sync_token=created.SyncToken,
-                content_hash=change.content_hash,
-                origin="ours",
-                qbo_digests=field_digests(created.to_wire(), payload),
-            )
-            self._mark_done(change, created.Id)
+            self._remember_write(change, created.Id, created, payload)
         replayed = intent is not None and intent.request_id == rid
         return await self._read_back(change, model, created.Id, "replayed" if replayed else "created")
 
@@ -281,17 +272,8 @@ class Executor:
         payload = self._resolve_links(change.payload)
         body = model.model_validate({**payload, "Id": found.Id, "SyncToken": found.SyncToken})
         updated = await self.ctx.qbo.update(body, request_id=rid, sparse=True)
-        self.ctx.ledger.save_link(
-            kind,
-            paymo_id,
-            found.Id,
-            sync_token=updated.SyncToken,
-            content_hash=change.content_hash,
-            origin="ours",
-            # Fields the earlier attempt set that this payload does not are no longer known to be ours.
-            qbo_digests=field_digests(updated.to_wire(), payload),
-        )
-        self._mark_done(change, found.Id)
+        # Fields the earlier attempt set that this payload does not are no longer known to be ours.
+        self._remember_write(change, found.Id, updated, payload)
         return await self._read_back(change, model, found.Id, "recovered")
 
     async def _qbo_modify(self, change: Change) -> AppliedChange:
@@ -325,20 +307,28 @@ class Executor:
                     continue
                 break
             written_fields = ours | set(change.payload or {}) if change.action != "delete" else set()
-            self.ctx.ledger.save_link(
-                kind,
-                paymo_id,
-                qbo_id,
-                sync_token=written.SyncToken,
-                content_hash=change.content_hash or "",
-                origin="ours",
-                qbo_digests=field_digests(written.to_wire(), written_fields),
-            )
-            self._mark_done(change, qbo_id)
+            self._remember_write(change, qbo_id, written, written_fields)
         outcome = {"update": "updated", "void": "voided", "delete": "deleted"}[change.action]
         if change.action == "delete":
             return AppliedChange(change, outcome, qbo_id=qbo_id, paymo_id=paymo_id)
         return await self._read_back(change, model, qbo_id, outcome)
+
+    def _remember_write(
+        self, change: Change, qbo_id: str, written: qbo_models.QboEntity, fields: Iterable[str]
+    ) -> None:
+        """Link the record our write left in QBO, with the digests of its ``fields`` as QBO returned them
+        (see the module docstring), and set the change's done-markers."""
+        kind, paymo_id, _ = self._identity(change)
+        self.ctx.ledger.save_link(
+            kind,
+            paymo_id,
+            qbo_id,
+            sync_token=written.SyncToken,
+            content_hash=change.content_hash or "",
+            origin="ours",
+            qbo_digests=field_digests(written.to_wire(), fields),
+        )
+        self._mark_done(change, qbo_id)
 
     def _check_unchanged(
         self, change: Change, model: type[qbo_models.QboEntity], current: qbo_models.QboEntity

@@ -54,6 +54,7 @@ __all__ = [
     "payment_done_key",
     "paymo_payment_ids_in_note",
     "plan_payments",
+    "qbo_id_order",
     "qbo_payment_ids_in_note",
     "qbo_payment_note",
     "qbo_payments_for",
@@ -96,6 +97,12 @@ def paymo_payment_ids_in_note(note: str | None) -> set[int]:
 def payment_done_key(qbo_payment_id: str, qbo_invoice_id: str) -> str:
     """Ledger done-key (kind ``payment_to_paymo``) of one QBO payment's application to one invoice."""
     return f"{qbo_payment_id}:{qbo_invoice_id}"
+
+
+def qbo_id_order(qbo_id: str | None) -> tuple[int, str]:
+    """Sort key of a QBO Id: QBO's Ids are numbers sent as text, so ``"9"`` comes before ``"10"``."""
+    text = qbo_id or ""
+    return (int(text), text) if text.isdigit() else (0, text)
 
 
 def applications(payment: qbo_models.Payment) -> dict[str, Decimal]:
@@ -584,7 +591,7 @@ class _Planner:
         if remaining is None:
             remaining = synced.paymo.total or ZERO
         self._voided_after_copy(synced, qbo_invoice.Id, qbo_payments)
-        ordered = sorted(applied, key=lambda item: (item[0].TxnDate or dt.date.min, _id_order(item[0].Id)))
+        ordered = sorted(applied, key=lambda item: (item[0].TxnDate or dt.date.min, qbo_id_order(item[0].Id)))
         for payment, raw_amount in ordered:
             assert payment.Id is not None
             if not self.in_scope(payment.TxnDate) or is_voided(payment):
@@ -755,11 +762,6 @@ def _payment_hash(invoice_id: int, amount: Decimal, day: dt.date | None) -> str:
     return content_hash({"invoice": invoice_id, "amount": amount, "date": day})
 
 
-def _id_order(qbo_id: str | None) -> tuple[int, str]:
-    text = qbo_id or ""
-    return (int(text), text) if text.isdigit() else (0, text)
-
-
 def _chunks(items: Sequence[str], size: int = _QUERY_CHUNK) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -867,7 +869,7 @@ async def qbo_payments_for(
             continue
         if row.Id is not None and (since is None or (row.TxnDate is not None and row.TxnDate >= since)):
             found[row.Id] = row
-    return sorted(found.values(), key=lambda payment: _id_order(payment.Id))
+    return sorted(found.values(), key=lambda payment: qbo_id_order(payment.Id))
 
 
 async def plan_payments(

@@ -14,6 +14,7 @@ Nothing here writes: the report reads both services and the ledger, and an agent
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -47,6 +48,7 @@ from paymo_qb_mcp.sync.payments import (
     applications,
     payment_done_key,
     paymo_payment_ids_in_note,
+    qbo_id_order,
     qbo_payment_ids_in_note,
     qbo_payments_for,
 )
@@ -74,6 +76,16 @@ def _chunks(items: Sequence[int | str], size: int = _QUERY_CHUNK) -> Iterable[Se
 
 def _money(amount: Decimal | None, currency: str) -> str | None:
     return None if amount is None else str(quantize(amount, currency))
+
+
+def _qbo_invoice_fields(invoice: qbo_models.Invoice, currency: str) -> dict[str, str | None]:
+    """How an InvoiceDifference shows the QBO side of the invoice."""
+    return {
+        "qbo_invoice_id": invoice.Id,
+        "qbo_doc_number": invoice.DocNumber,
+        "qbo_total": _money(invoice.TotalAmt, currency),
+        "qbo_balance": _money(invoice.Balance, currency),
+    }
 
 
 def _currency(code: str | None, fallback: str) -> str:
@@ -167,15 +179,12 @@ class _InvoiceComparer:
                 self.invoices.append(
                     InvoiceDifference(
                         kind="not_linked",
-                        qbo_invoice_id=marked.Id,
-                        qbo_doc_number=marked.DocNumber,
-                        qbo_total=_money(marked.TotalAmt, currency),
-                        qbo_balance=_money(marked.Balance, currency),
                         note=(
                             "the QuickBooks invoice carries this invoice's marker but is not linked (an "
                             "earlier sync stopped before storing the link); sync_invoice links it"
                         ),
                         **base,
+                        **_qbo_invoice_fields(marked, currency),
                     )
                 )
                 return
@@ -188,16 +197,13 @@ class _InvoiceComparer:
                 self.invoices.append(
                     InvoiceDifference(
                         kind="not_linked",
-                        qbo_invoice_id=same_number.Id,
-                        qbo_doc_number=same_number.DocNumber,
-                        qbo_total=_money(same_number.TotalAmt, currency),
-                        qbo_balance=_money(same_number.Balance, currency),
                         note=(
                             "a QuickBooks invoice with the same number exists but was not created by this "
                             "tool (Paymo's own export, or typed in); check it before syncing, or "
                             "sync_invoice may be refused as a duplicate number"
                         ),
                         **base,
+                        **_qbo_invoice_fields(same_number, currency),
                     )
                 )
                 return
@@ -222,12 +228,7 @@ class _InvoiceComparer:
                 )
             )
             return
-        qbo_fields = {
-            "qbo_invoice_id": qbo.Id,
-            "qbo_doc_number": qbo.DocNumber,
-            "qbo_total": _money(qbo.TotalAmt, currency),
-            "qbo_balance": _money(qbo.Balance, currency),
-        }
+        qbo_fields = _qbo_invoice_fields(qbo, currency)
         paymo_void, qbo_void = invoice.status == "void", is_voided(qbo)
         if paymo_void or qbo_void:
             if paymo_void != qbo_void:
@@ -345,7 +346,7 @@ class _InvoiceComparer:
                     )
                 )
         for qbo_id, (qbo_payment, applied_amount) in sorted(
-            applied.items(), key=lambda item: _id_order(item[0])
+            applied.items(), key=lambda item: qbo_id_order(item[0])
         ):
             amount = _money(applied_amount, currency)
             common = {"qbo_payment_id": qbo_id, "amount": amount, "date": qbo_payment.TxnDate, **ids}
@@ -429,7 +430,7 @@ class _InvoiceComparer:
     async def qbo_only(self, ctx: SyncContext, side: _InvoiceSide) -> None:
         """QBO invoices of the period that no Paymo invoice of the period accounts for."""
         known = {invoice.id for invoice in side.paymo}
-        for row in sorted(side.qbo_in_period, key=lambda r: _id_order(r.Id)):
+        for row in sorted(side.qbo_in_period, key=lambda r: qbo_id_order(r.Id)):
             if row.Id is None or row.Id in side.accounted_qbo_ids or is_voided(row):
                 continue
             currency = row.CurrencyRef.value if row.CurrencyRef else self.facts.home_currency
@@ -438,13 +439,7 @@ class _InvoiceComparer:
             sources += [
                 found.paymo_id for found in find_markers(row.PrivateNote) if found.kind == KIND_INVOICE
             ]
-            fields = {
-                "qbo_invoice_id": row.Id,
-                "qbo_doc_number": row.DocNumber,
-                "currency": currency,
-                "qbo_total": _money(row.TotalAmt, currency),
-                "qbo_balance": _money(row.Balance, currency),
-            }
+            fields = {"currency": currency, **_qbo_invoice_fields(row, currency)}
             if not sources and self._made_from_paymo_time(row):
                 continue
             if not sources:
@@ -471,11 +466,6 @@ class _InvoiceComparer:
                         **fields,
                     )
                 )
-
-
-def _id_order(qbo_id: str | None) -> tuple[int, str]:
-    text = qbo_id or ""
-    return (int(text), text) if text.isdigit() else (0, text)
 
 
 # --- time and expenses ---------------------------------------------------------------------------
@@ -615,23 +605,21 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
     return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
+def _by_kind(differences: Sequence[InvoiceDifference] | Sequence[PaymentDifference]) -> str:
+    """``1 not linked, 2 total differs``: how many differences of each kind."""
+    kinds = Counter(difference.kind for difference in differences)
+    return ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in sorted(kinds.items()))
+
+
 def _summary(report: ReconciliationReport) -> str:
     period = f"{report.date_from.isoformat()} to {report.date_to.isoformat()}"
     if report.clean:
         return f"From {period} Paymo and QuickBooks agree: nothing to reconcile."
     parts: list[str] = []
     if report.invoices:
-        kinds: dict[str, int] = {}
-        for item in report.invoices:
-            kinds[item.kind] = kinds.get(item.kind, 0) + 1
-        detail = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in sorted(kinds.items()))
-        parts.append(f"{_plural(len(report.invoices), 'invoice difference')} ({detail})")
+        parts.append(f"{_plural(len(report.invoices), 'invoice difference')} ({_by_kind(report.invoices)})")
     if report.payments:
-        kinds = {}
-        for payment in report.payments:
-            kinds[payment.kind] = kinds.get(payment.kind, 0) + 1
-        detail = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in sorted(kinds.items()))
-        parts.append(f"{_plural(len(report.payments), 'payment difference')} ({detail})")
+        parts.append(f"{_plural(len(report.payments), 'payment difference')} ({_by_kind(report.payments)})")
     if report.unbilled_time:
         hours = sum((Decimal(group.hours) for group in report.unbilled_time), ZERO)
         entries = sum(group.entries for group in report.unbilled_time)
