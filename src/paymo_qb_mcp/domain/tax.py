@@ -689,6 +689,35 @@ def _unrepresentable(
     )
 
 
+def _represented(
+    paymo: PaymoInvoiceTotals,
+    mapping: TaxMapping,
+    currency: str,
+    lines: tuple[MappedLine, ...],
+    discount: QboDiscount | None,
+    computed: QboInvoiceTotals | None,
+    override: TaxOverride | None,
+    expected: QboInvoiceTotals,
+    notes: Iterable[str],
+) -> QboInvoiceMapping:
+    """The mapping QBO reproduces to the cent: by its own arithmetic, or with ``override``."""
+    return QboInvoiceMapping(
+        status="override" if override else "exact",
+        model=mapping.model,
+        calculation=mapping.calculation if mapping.model == "global" else None,
+        currency=currency,
+        lines=lines,
+        discount_amount=discount.amount if discount else None,
+        paymo=paymo,
+        qbo_computed=computed,
+        override=override,
+        expected=expected,
+        difference=ZERO,
+        problems=(),
+        notes=tuple(notes),
+    )
+
+
 def _map_us(
     paymo: PaymoInvoiceTotals,
     mapping: TaxMapping,
@@ -742,21 +771,7 @@ def _map_us(
         return _unrepresentable(
             paymo, mapping, currency, mapped, discount, computed, difference, problems, notes
         )
-    return QboInvoiceMapping(
-        status="override" if override else "exact",
-        model="us",
-        calculation=None,
-        currency=currency,
-        lines=mapped,
-        discount_amount=discount.amount if discount else None,
-        paymo=paymo,
-        qbo_computed=computed,
-        override=override,
-        expected=expected,
-        difference=ZERO,
-        problems=(),
-        notes=tuple(notes),
-    )
+    return _represented(paymo, mapping, currency, mapped, discount, computed, override, expected, notes)
 
 
 def _gross_for_net(net: Decimal, code: QboTaxCode, places: int) -> tuple[Decimal, bool]:
@@ -979,18 +994,4 @@ def _map_global(
         return _unrepresentable(
             paymo, mapping, currency, mapped, discount, computed, difference, problems, notes
         )
-    return QboInvoiceMapping(
-        status="override" if override else "exact",
-        model="global",
-        calculation=calculation,
-        currency=currency,
-        lines=mapped,
-        discount_amount=discount.amount if discount else None,
-        paymo=paymo,
-        qbo_computed=computed,
-        override=override,
-        expected=expected,
-        difference=ZERO,
-        problems=(),
-        notes=tuple(notes),
-    )
+    return _represented(paymo, mapping, currency, mapped, discount, computed, override, expected, notes)
