@@ -161,8 +161,21 @@ class Client(PaymoModel):
     invoices: list[Invoice] | None = None
 
 
-class Project(PaymoModel):
-    """A project with its billing and budget fields (``None`` budget = unlimited)."""
+class _Billed(PaymoModel):
+    """The billing and budget fields a project and its tasks both carry (``None`` budget = unlimited)."""
+
+    billable: bool | None = None
+    flat_billing: bool | None = None
+    price_per_hour: Decimal | None = None
+    price: Decimal | None = None
+    estimated_price: Decimal | None = None
+    budget_hours: Decimal | None = None
+    invoiced: bool | None = None
+    invoice_item_id: int | None = None
+
+
+class Project(_Billed):
+    """A project with its billing and budget fields."""
 
     name: str
     code: str | None = None
@@ -173,16 +186,8 @@ class Project(PaymoModel):
     color: str | None = None
     users: list[int] | None = None
     managers: list[int] | None = None
-    billable: bool | None = None
-    flat_billing: bool | None = None
-    price_per_hour: Decimal | None = None
-    price: Decimal | None = None
-    estimated_price: Decimal | None = None
     hourly_billing_mode: str | None = None
-    budget_hours: Decimal | None = None
     adjustable_hours: bool | None = None
-    invoiced: bool | None = None
-    invoice_item_id: int | None = None
     workflow_id: int | None = None
     client: Client | None = None
     tasklists: list[Tasklist] | None = None
@@ -198,7 +203,9 @@ class Tasklist(PaymoModel):
     tasks: list[Task] | None = None
 
 
-class Task(PaymoModel):
+class Task(_Billed):
+    """A task; a billing flag it leaves unset follows its project."""
+
     name: str | None = None
     code: str | None = None
     project_id: int | None = None
@@ -211,14 +218,6 @@ class Task(PaymoModel):
     due_date: dt.date | None = None
     user_id: int | None = None
     users: list[int] | None = None
-    billable: bool | None = None
-    flat_billing: bool | None = None
-    price_per_hour: Decimal | None = None
-    price: Decimal | None = None
-    budget_hours: Decimal | None = None
-    estimated_price: Decimal | None = None
-    invoiced: bool | None = None
-    invoice_item_id: int | None = None
     priority: int | None = None
     status_id: int | None = None
     project: Project | None = None
@@ -248,17 +247,22 @@ class TimeEntry(PaymoModel):
     user: User | None = None
 
 
-class InvoiceItem(PaymoModel):
-    """An invoice line (``invoiceitems`` on read, ``items`` on write)."""
+class _SalesLine(PaymoModel):
+    """What an invoice line and an estimate line both are: a priced quantity, taxed or not."""
 
-    invoice_id: int | None = None
     item: str | None = None
     description: str | None = None
     price_unit: Decimal | None = None
     quantity: Decimal | None = None
-    expense_id: int | None = None
     apply_tax: bool | None = None
     seq: int | None = None
+
+
+class InvoiceItem(_SalesLine):
+    """An invoice line (``invoiceitems`` on read, ``items`` on write)."""
+
+    invoice_id: int | None = None
+    expense_id: int | None = None
     entries: list[TimeEntry] | None = None
 
 
@@ -272,9 +276,9 @@ class InvoicePayment(PaymoModel):
     invoice: Invoice | None = None
 
 
-class Invoice(PaymoModel):
-    """An invoice: ``tax``, ``tax2`` and ``discount`` are percents; the ``*_amount`` fields and ``total``
-    are Paymo's computed amounts. ``outstanding`` is a printed note, not this invoice's balance."""
+class _SalesDocument(PaymoModel):
+    """What an invoice and an estimate both are: ``tax``, ``tax2`` and ``discount`` are percents; the
+    ``*_amount`` fields and ``total`` are Paymo's computed amounts (``domain.paymo_totals``)."""
 
     number: str | None = None
     client_id: int | None = None
@@ -282,8 +286,6 @@ class Invoice(PaymoModel):
     status: str | None = None
     currency: str | None = None
     date: dt.date | None = None
-    due_date: dt.date | None = None
-    delivery_date: dt.date | None = None
     subtotal: Decimal | None = None
     tax: Decimal | None = None
     tax_amount: Decimal | None = None
@@ -292,16 +294,24 @@ class Invoice(PaymoModel):
     tax_on_tax: bool | None = None
     discount: Decimal | None = None
     discount_amount: Decimal | None = None
-    discount_text: str | None = None
-    tax_text: str | None = None
-    tax2_text: str | None = None
     total: Decimal | None = None
-    outstanding: Decimal | None = None
+    title: str | None = None
     bill_to: str | None = None
     company_info: str | None = None
     footer: str | None = None
-    title: str | None = None
     notes: str | None = None
+    client: Client | None = None
+
+
+class Invoice(_SalesDocument):
+    """An invoice. ``outstanding`` is a printed note, not this invoice's balance."""
+
+    due_date: dt.date | None = None
+    delivery_date: dt.date | None = None
+    discount_text: str | None = None
+    tax_text: str | None = None
+    tax2_text: str | None = None
+    outstanding: Decimal | None = None
     pay_online: bool | None = None
     permalink: str | None = None
     pdf_link: str | None = None
@@ -309,7 +319,6 @@ class Invoice(PaymoModel):
     options: dict[str, Any] | None = None
     invoiceitems: list[InvoiceItem] | None = None
     invoicepayments: list[InvoicePayment] | None = None
-    client: Client | None = None
 
     @property
     def amount_paid(self) -> Decimal | None:
@@ -347,41 +356,14 @@ class Expense(PaymoModel):
     invoiceitems: list[InvoiceItem] | None = None
 
 
-class EstimateItem(PaymoModel):
+class EstimateItem(_SalesLine):
     estimate_id: int | None = None
-    item: str | None = None
-    description: str | None = None
-    price_unit: Decimal | None = None
-    quantity: Decimal | None = None
-    apply_tax: bool | None = None
-    seq: int | None = None
 
 
-class Estimate(PaymoModel):
-    number: str | None = None
-    client_id: int | None = None
-    template_id: int | None = None
-    status: str | None = None
-    currency: str | None = None
-    date: dt.date | None = None
-    subtotal: Decimal | None = None
-    tax: Decimal | None = None
-    tax_amount: Decimal | None = None
-    tax2: Decimal | None = None
-    tax2_amount: Decimal | None = None
-    tax_on_tax: bool | None = None
-    discount: Decimal | None = None
-    discount_amount: Decimal | None = None
-    total: Decimal | None = None
+class Estimate(_SalesDocument):
     invoice_id: int | None = None
-    title: str | None = None
     brief_description: str | None = None
-    bill_to: str | None = None
-    company_info: str | None = None
-    footer: str | None = None
-    notes: str | None = None
     estimateitems: list[EstimateItem] | None = None
-    client: Client | None = None
 
 
 for _model in (
@@ -394,5 +376,6 @@ for _model in (
     InvoiceItem,
     InvoicePayment,
     Invoice,
+    Estimate,
 ):
     _model.model_rebuild()
