@@ -509,7 +509,7 @@ def _update(
     assert current.Id is not None
     entity, wire_entity = _RECORDS[link_kind]
     after = dict(after)
-    edited = guard_overwrite(
+    guard_overwrite(
         run.ctx.ledger.link(link_kind, run.project.id),
         current,
         payload,
@@ -518,9 +518,8 @@ def _update(
         target=f"QuickBooks {entity.replace('_', ' ')} {current.Id}",
         source=f"the budget of Paymo project {run.project.name!r}",
         record=run.record,
+        findings=run.findings,
     )
-    if edited is not None:
-        run.findings.append(edited)
     return Change(
         action="update",
         entity=entity,

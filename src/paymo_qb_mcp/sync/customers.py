@@ -428,7 +428,7 @@ def _plan_for_match(
         payload.update(detail_payload)
     summary_name = customer.DisplayName or customer.Id
     if payload:
-        edited = guard_overwrite(
+        guard_overwrite(
             ctx.ledger.link(CUSTOMER_LINK_KIND, client.id),
             customer,
             payload,
@@ -437,9 +437,8 @@ def _plan_for_match(
             target=f"QuickBooks customer {summary_name!r} (Id {customer.Id})",
             source=f"Paymo client {client.name!r}",
             record=record,
+            findings=outcome.findings,
         )
-        if edited is not None:
-            outcome.findings.append(edited)
         what = " and ".join(
             part
             for part in (

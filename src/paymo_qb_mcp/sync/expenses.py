@@ -432,7 +432,7 @@ async def _update(
         "PrivateNote": current.PrivateNote,
     }
     after = dict(after)
-    edited = guard_overwrite(
+    guard_overwrite(
         link,
         current,
         built.payload,
@@ -441,9 +441,8 @@ async def _update(
         target=f"QuickBooks {entity} {qbo_id}",
         source=f"Paymo expense {_label(expense)}",
         record=record,
+        findings=run.findings,
     )
-    if edited is not None:
-        run.findings.append(edited)
     return Change(
         action="update",
         entity="expense",

@@ -1122,7 +1122,7 @@ def _plan_update(
         )
         return
 
-    edited = guard_overwrite(
+    guard_overwrite(
         link,
         existing,
         payload,
@@ -1131,9 +1131,8 @@ def _plan_update(
         target=f"QuickBooks invoice {existing.DocNumber or existing.Id}",
         source=f"Paymo invoice {invoice.number}",
         record=record,
+        findings=draft.findings,
     )
-    if edited is not None:
-        draft.findings.append(edited)
     draft.changes.extend(built.customer.changes)
     after.update({"amount": expected.total, "currency": currency, "txn_date": built.txn_date})
     changed = sorted({path.split(".")[0] for path in before} - {"TotalAmt", "TxnTaxDetail"})

@@ -136,6 +136,14 @@ class _SyncedInvoice:
     def record(self) -> str:
         return f"paymo:invoice:{self.paymo.id}"
 
+    @property
+    def payments_oldest_first(self) -> list[paymo_models.InvoicePayment]:
+        return sorted(self.paymo.invoicepayments or (), key=lambda p: (p.date or dt.date.min, p.id))
+
+    def label(self, payment: paymo_models.InvoicePayment, amount: Decimal) -> str:
+        """How findings and summaries name one of the invoice's Paymo payments."""
+        return f"Paymo payment {payment.id} ({self.currency} {amount}) on {self.number}"
+
 
 @dataclass
 class _Planner:
@@ -250,12 +258,11 @@ class _Planner:
         open_balance = (
             qbo_invoice.Balance if qbo_invoice.Balance is not None else qbo_invoice.TotalAmt or ZERO
         )
-        payments = sorted(synced.paymo.invoicepayments or (), key=lambda p: (p.date or dt.date.min, p.id))
-        for payment in payments:
+        for payment in synced.payments_oldest_first:
             if not self.in_scope(payment.date) or payment.id in paired:
                 continue
             amount = quantize(payment.amount, synced.currency)
-            label = f"Paymo payment {payment.id} ({synced.currency} {amount}) on {synced.number}"
+            label = synced.label(payment, amount)
             if payment.id in recorded_from_qbo:
                 origin = ", ".join(sorted(qbo_payment_ids_in_note(payment.notes))) or "a QuickBooks payment"
                 self.add(
@@ -327,9 +334,7 @@ class _Planner:
         copied across whatever the direction; returns the Paymo payment ids linked."""
         ledger = self.ctx.ledger
         linked: set[int] = set()
-        for payment in sorted(
-            synced.paymo.invoicepayments or (), key=lambda p: (p.date or dt.date.min, p.id)
-        ):
+        for payment in synced.payments_oldest_first:
             if (
                 not self.in_scope(payment.date)
                 or payment.id in recorded_from_qbo
@@ -353,7 +358,7 @@ class _Planner:
                     continue
                 self._paired[candidate.Id] = payment.id
                 linked.add(payment.id)
-                label = f"Paymo payment {payment.id} ({synced.currency} {amount}) on {synced.number}"
+                label = synced.label(payment, amount)
                 self.add(
                     Change(
                         action="link",
@@ -444,7 +449,7 @@ class _Planner:
         sent = {key: value for key, value in payload.items() if value is not None}
         before: dict[str, Any] = {"TotalAmt": current.TotalAmt, "TxnDate": current.TxnDate}
         after: dict[str, Any] = {"amount": amount, "currency": synced.currency, "txn_date": payment.date}
-        edited = guard_overwrite(
+        guard_overwrite(
             link,
             current,
             sent,
@@ -453,9 +458,8 @@ class _Planner:
             target=f"QuickBooks payment {current.Id}",
             source=label,
             record=f"paymo:payment:{payment.id}",
+            findings=self.findings,
         )
-        if edited is not None:
-            self.findings.append(edited)
         self.add(
             Change(
                 action="update",

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from paymo_qb_mcp.domain.fingerprint import edited_fields
-from paymo_qb_mcp.domain.plan import Finding
+from paymo_qb_mcp.domain.plan import FindingList
 from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.store.ledger import Link
 
@@ -58,8 +58,10 @@ def guard_overwrite(
     target: str,
     source: str,
     record: str,
-) -> Finding | None:
-    """The EDITED_IN_QUICKBOOKS warning for an update of ``current`` with ``payload``, or None.
+    findings: FindingList,
+) -> None:
+    """Add to ``findings`` the EDITED_IN_QUICKBOOKS warning for an update of ``current`` with ``payload``,
+    when the update would overwrite someone's edit.
 
     Adds each edited field to ``before`` (its QuickBooks value now) and ``after`` (ours) unless the
     change already shows it (``before`` has the field or one of its paths, e.g. ``CustomerMemo.value``).
@@ -67,7 +69,7 @@ def guard_overwrite(
     """
     edited = overwritten_edits(link, current, payload)
     if not edited:
-        return None
+        return
     wire = current.to_wire()
     details: list[str] = []
     for name in edited:
@@ -76,14 +78,11 @@ def guard_overwrite(
             after.setdefault(name, payload[name])
         theirs, ours = _shown(wire.get(name)), _shown(payload[name])
         details.append(f"{name} (QuickBooks: {theirs}, Paymo: {ours})" if theirs or ours else name)
-    return Finding(
-        severity="warning",
-        code="EDITED_IN_QUICKBOOKS",
-        message=(
-            f"{target} was changed in QuickBooks since paymo-qb-mcp last wrote it: {'; '.join(details)}. "
-            f"This update would overwrite that with {source}, so a human must approve it, whatever "
-            "policies.yaml allows: approve to apply the Paymo version, or decline to keep the QuickBooks "
-            f"one (then make {source} agree with it, or correct QuickBooks, and sync again)"
-        ),
-        record=record,
+    findings.warn(
+        "EDITED_IN_QUICKBOOKS",
+        f"{target} was changed in QuickBooks since paymo-qb-mcp last wrote it: {'; '.join(details)}. "
+        f"This update would overwrite that with {source}, so a human must approve it, whatever "
+        "policies.yaml allows: approve to apply the Paymo version, or decline to keep the QuickBooks "
+        f"one (then make {source} agree with it, or correct QuickBooks, and sync again)",
+        record,
     )
