@@ -18,49 +18,27 @@ import httpx
 import pytest
 import respx
 
+from intuit_oauth_support import (
+    SwitchableApp,
+    clear_settings_variables,
+    openid_configuration_url,
+    switchable_loopback,
+)
 from paymo_qb_mcp.cli import main
 from paymo_qb_mcp.cli.auth_cmd import open_store, qbo_token_provider
 from paymo_qb_mcp.config.settings import load_settings
-from paymo_qb_mcp.sandbox.intuit_oauth import IntuitOAuthEmulator, serve_on_loopback
+from paymo_qb_mcp.sandbox.intuit_oauth import IntuitOAuthEmulator
 from paymo_qb_mcp.store.tokens import open_credential_store
 
 CLIENT_ID = "ABcliclient"
 CLIENT_SECRET = "cli-client-secret-value"
 PAYMO_KEY = "paymo-api-key-value-0123"
 
-SETTINGS_VARIABLES = (
-    "PAYMO_QB_CONFIG",
-    "PAYMO_API_KEY",
-    "PAYMO_BASE_URL",
-    "QBO_REALM_ID",
-    "QBO_ENVIRONMENT",
-    "QBO_BASE_URL",
-    "QBO_ACCESS_TOKEN",
-    "QBO_CLIENT_ID",
-    "QBO_CLIENT_SECRET",
-    "QBO_REDIRECT_URI",
-    "PAYMO_QB_TOKEN_STORE",
-    "PAYMO_QB_DATA_DIR",
-    "PAYMO_QB_POLICY",
-    "PAYMO_QB_HTTP_TOKEN",
-)
-
-
-class SwitchableApp:
-    """One loopback server per module; each test plugs in its own emulator."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.target(scope, receive, send)
-
 
 @pytest.fixture(scope="module")
 def loopback() -> Iterator[tuple[SwitchableApp, str]]:
-    app = SwitchableApp()
-    with serve_on_loopback(app) as base_url:
-        yield app, base_url
+    with switchable_loopback() as served:
+        yield served
 
 
 def free_port() -> int:
@@ -85,13 +63,12 @@ def emulator(loopback: tuple[SwitchableApp, str], redirect_uri: str) -> IntuitOA
 
 @pytest.fixture
 def discovery_url(loopback: tuple[SwitchableApp, str]) -> str:
-    return f"{loopback[1]}/.well-known/openid_configuration"
+    return openid_configuration_url(loopback[1])
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redirect_uri: str) -> Path:
-    for name in SETTINGS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    clear_settings_variables(monkeypatch)
     directory = tmp_path / "data"
     monkeypatch.setenv("PAYMO_QB_DATA_DIR", str(directory))
     monkeypatch.setenv("PAYMO_QB_TOKEN_STORE", "file")

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from intuit_oauth_support import REDIRECT, clear_settings_variables, openid_configuration_url, user_approves
 from paymo_qb_mcp.cli import main
 from paymo_qb_mcp.cli.doctor_cmd import CheckResult, render, run_checks
 from paymo_qb_mcp.quickbooks.oauth import IntuitOAuthClient, OAuthApp, parse_redirect
@@ -23,30 +24,11 @@ from paymo_qb_mcp.store.tokens import QboAppCredentials, QboTokens, open_credent
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 REALM = DEFAULT_REALM_ID
-REDIRECT = "http://localhost:8765/callback"
-
-SETTINGS_VARIABLES = (
-    "PAYMO_QB_CONFIG",
-    "PAYMO_API_KEY",
-    "PAYMO_BASE_URL",
-    "QBO_REALM_ID",
-    "QBO_ENVIRONMENT",
-    "QBO_BASE_URL",
-    "QBO_ACCESS_TOKEN",
-    "QBO_CLIENT_ID",
-    "QBO_CLIENT_SECRET",
-    "QBO_REDIRECT_URI",
-    "PAYMO_QB_TOKEN_STORE",
-    "PAYMO_QB_DATA_DIR",
-    "PAYMO_QB_POLICY",
-    "PAYMO_QB_HTTP_TOKEN",
-)
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in SETTINGS_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    clear_settings_variables(monkeypatch)
     directory = tmp_path / "data"
     monkeypatch.setenv("PAYMO_QB_DATA_DIR", str(directory))
     monkeypatch.setenv("PAYMO_QB_TOKEN_STORE", "file")
@@ -485,7 +467,7 @@ def intuit(qbo: QboEmulator) -> Iterator[tuple[IntuitOAuthEmulator, str]]:
     oauth.register_app(client_id="ABdoctor", client_secret="doctor-secret", redirect_uris=[REDIRECT])
     qbo.token_realm = oauth.access_token_realm
     with serve_on_loopback(oauth.app) as base_url:
-        yield oauth, f"{base_url}/.well-known/openid_configuration"
+        yield oauth, openid_configuration_url(base_url)
 
 
 async def test_oauth_connection_is_checked_refreshed_and_revocation_reported(
@@ -503,8 +485,7 @@ async def test_oauth_connection_is_checked_refreshed_and_revocation_reported(
         discovery_url=discovery_url,
     )
     oauth = IntuitOAuthClient(app)
-    async with httpx.AsyncClient() as browser:
-        redirect = (await browser.get(await oauth.authorization_url("s"))).headers["location"]
+    redirect = user_approves(await oauth.authorization_url("s"))
     tokens = await oauth.exchange_code(parse_redirect(redirect))
     store = open_credential_store(data_dir, "file")
     store.save_qbo_app(

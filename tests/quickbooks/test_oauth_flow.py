@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
+from intuit_oauth_support import (
+    REDIRECT,
+    FakeClock,
+    SwitchableApp,
+    openid_configuration_url,
+    registered_emulator,
+    switchable_loopback,
+    user_approves,
+)
 from paymo_qb_mcp.errors import AuthError, ConfigError, ReauthorizationRequired
 from paymo_qb_mcp.quickbooks.oauth import (
     ACCOUNTING_SCOPE,
@@ -20,22 +27,10 @@ from paymo_qb_mcp.quickbooks.oauth import (
     parse_redirect,
     verify_state,
 )
-from paymo_qb_mcp.sandbox.intuit_oauth import IntuitOAuthEmulator, serve_on_loopback
+from paymo_qb_mcp.sandbox.intuit_oauth import IntuitOAuthEmulator
 
 CLIENT_ID = "ABflowclient"
 CLIENT_SECRET = "flow-secret"
-REDIRECT = "http://localhost:8765/callback"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture
@@ -45,33 +40,20 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def emulator(clock: FakeClock) -> IntuitOAuthEmulator:
-    emulator = IntuitOAuthEmulator(clock=clock, rotation_cadence=timedelta(hours=24))
-    emulator.register_app(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[REDIRECT])
-    return emulator
-
-
-class SwitchableApp:
-    """One loopback server per module (starting uvicorn per test is slow); each test plugs in its emulator."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.target(scope, receive, send)
+    return registered_emulator(CLIENT_ID, CLIENT_SECRET, clock)
 
 
 @pytest.fixture(scope="module")
 def loopback() -> Iterator[tuple[SwitchableApp, str]]:
-    app = SwitchableApp()
-    with serve_on_loopback(app) as base_url:
-        yield app, base_url
+    with switchable_loopback() as served:
+        yield served
 
 
 @pytest.fixture
 def discovery_url(emulator: IntuitOAuthEmulator, loopback: tuple[SwitchableApp, str]) -> str:
     app, base_url = loopback
     app.target = emulator.app
-    return f"{base_url}/.well-known/openid_configuration"
+    return openid_configuration_url(base_url)
 
 
 @pytest.fixture
@@ -84,13 +66,6 @@ def oauth(discovery_url: str, clock: FakeClock) -> IntuitOAuthClient:
         discovery_url=discovery_url,
     )
     return IntuitOAuthClient(app, clock=clock)
-
-
-def user_approves(authorization_url: str) -> str:
-    """What the browser does: follow the authorization URL to Intuit's redirect, return where it points."""
-    response = httpx.get(authorization_url, follow_redirects=False)
-    assert response.status_code == 302
-    return response.headers["location"]
 
 
 async def connect(oauth: IntuitOAuthClient) -> AuthorizationResponse:

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx
 import pytest
 
+from intuit_oauth_support import (
+    REDIRECT,
+    FakeClock,
+    SwitchableApp,
+    openid_configuration_url,
+    registered_emulator,
+    switchable_loopback,
+    user_approves,
+)
 from paymo_qb_mcp.errors import ConfigError, ReauthorizationRequired
 from paymo_qb_mcp.quickbooks.oauth import (
     IntuitOAuthClient,
@@ -23,25 +31,13 @@ from paymo_qb_mcp.quickbooks.oauth import (
     parse_redirect,
 )
 from paymo_qb_mcp.quickbooks.tokens import TokenProvider
-from paymo_qb_mcp.sandbox.intuit_oauth import IntuitOAuthEmulator, serve_on_loopback
+from paymo_qb_mcp.sandbox.intuit_oauth import IntuitOAuthEmulator
 from paymo_qb_mcp.store import tokens as tokens_module
 from paymo_qb_mcp.store.tokens import CredentialStore, open_credential_store
 
 CLIENT_ID = "ABproviderclient"
 CLIENT_SECRET = "provider-secret"
-REDIRECT = "http://localhost:8765/callback"
 REAUTH_MESSAGE = "Run `paymo-qb-mcp auth quickbooks` again to reconnect the company."
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 class FlakyStore:
@@ -70,26 +66,13 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def emulator(clock: FakeClock) -> IntuitOAuthEmulator:
-    emulator = IntuitOAuthEmulator(clock=clock, rotation_cadence=timedelta(hours=24))
-    emulator.register_app(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[REDIRECT])
-    return emulator
-
-
-class SwitchableApp:
-    """One loopback server per module (starting uvicorn per test is slow); each test plugs in its emulator."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.target(scope, receive, send)
+    return registered_emulator(CLIENT_ID, CLIENT_SECRET, clock)
 
 
 @pytest.fixture(scope="module")
 def loopback() -> Iterator[tuple[SwitchableApp, str]]:
-    app = SwitchableApp()
-    with serve_on_loopback(app) as url:
-        yield app, url
+    with switchable_loopback() as served:
+        yield served
 
 
 @pytest.fixture
@@ -106,7 +89,7 @@ def oauth(base_url: str, clock: FakeClock) -> IntuitOAuthClient:
         client_secret=CLIENT_SECRET,
         redirect_uri=REDIRECT,
         environment="sandbox",
-        discovery_url=f"{base_url}/.well-known/openid_configuration",
+        discovery_url=openid_configuration_url(base_url),
     )
     return IntuitOAuthClient(app, clock=clock)
 
@@ -121,9 +104,7 @@ async def connected(
     oauth: IntuitOAuthClient, store: FlakyStore, emulator: IntuitOAuthEmulator
 ) -> TokenRecord:
     """Run the authorization-code flow once and save the result, as `auth quickbooks` does."""
-    state = new_state()
-    async with httpx.AsyncClient() as browser:
-        location = (await browser.get(await oauth.authorization_url(state))).headers["location"]
+    location = user_approves(await oauth.authorization_url(new_state()))
     tokens = await oauth.exchange_code(parse_redirect(location))
     store.save_qbo_tokens(tokens)
     store.saves = 0

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
+from intuit_oauth_support import REDIRECT, FakeClock, registered_emulator
 from paymo_qb_mcp.sandbox.intuit_oauth import (
     AUTHORIZATION_CODE_LIFETIME,
     DEFAULT_REALM_ID,
@@ -21,18 +22,6 @@ from paymo_qb_mcp.sandbox.intuit_oauth import (
 BASE = "https://oauth.emulator.test"
 CLIENT_ID = "ABclientid123"
 CLIENT_SECRET = "client-secret-xyz"
-REDIRECT = "http://localhost:8765/callback"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture
@@ -42,9 +31,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def emulator(clock: FakeClock) -> IntuitOAuthEmulator:
-    emulator = IntuitOAuthEmulator(clock=clock, rotation_cadence=timedelta(hours=24))
-    emulator.register_app(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uris=[REDIRECT])
-    return emulator
+    return registered_emulator(CLIENT_ID, CLIENT_SECRET, clock)
 
 
 @pytest.fixture
