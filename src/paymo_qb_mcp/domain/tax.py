@@ -661,48 +661,25 @@ def map_invoice_to_qbo(
     return _map_global(paymo, header, mapping, currency, places, built, taxed, discount, problems, notes)
 
 
-def _unrepresentable(
+def _mapping_result(
     paymo: PaymoInvoiceTotals,
     mapping: TaxMapping,
     currency: str,
     lines: tuple[MappedLine, ...],
     discount: QboDiscount | None,
     computed: QboInvoiceTotals | None,
-    difference: Decimal,
-    problems: Iterable[str],
     notes: Iterable[str],
+    *,
+    override: TaxOverride | None = None,
+    expected: QboInvoiceTotals | None = None,
+    difference: Decimal = ZERO,
+    problems: Iterable[str] = (),
 ) -> QboInvoiceMapping:
+    """The mapping, ``unrepresentable`` unless QBO is ``expected`` to reproduce Paymo (with ``override``
+    when its own arithmetic would not)."""
+    status: MappingStatus = "unrepresentable" if expected is None else "override" if override else "exact"
     return QboInvoiceMapping(
-        status="unrepresentable",
-        model=mapping.model,
-        calculation=mapping.calculation if mapping.model == "global" else None,
-        currency=currency,
-        lines=lines,
-        discount_amount=discount.amount if discount else None,
-        paymo=paymo,
-        qbo_computed=computed,
-        override=None,
-        expected=None,
-        difference=difference,
-        problems=tuple(problems),
-        notes=tuple(notes),
-    )
-
-
-def _represented(
-    paymo: PaymoInvoiceTotals,
-    mapping: TaxMapping,
-    currency: str,
-    lines: tuple[MappedLine, ...],
-    discount: QboDiscount | None,
-    computed: QboInvoiceTotals | None,
-    override: TaxOverride | None,
-    expected: QboInvoiceTotals,
-    notes: Iterable[str],
-) -> QboInvoiceMapping:
-    """The mapping QBO reproduces to the cent: by its own arithmetic, or with ``override``."""
-    return QboInvoiceMapping(
-        status="override" if override else "exact",
+        status=status,
         model=mapping.model,
         calculation=mapping.calculation if mapping.model == "global" else None,
         currency=currency,
@@ -712,8 +689,8 @@ def _represented(
         qbo_computed=computed,
         override=override,
         expected=expected,
-        difference=ZERO,
-        problems=(),
+        difference=difference,
+        problems=tuple(problems),
         notes=tuple(notes),
     )
 
@@ -749,8 +726,16 @@ def _map_us(
 
     if problems:
         forced = compute(paymo.total_tax, mapping.us_ast_rate)
-        return _unrepresentable(
-            paymo, mapping, currency, mapped, discount, forced, forced.total - paymo.total, problems, notes
+        return _mapping_result(
+            paymo,
+            mapping,
+            currency,
+            mapped,
+            discount,
+            forced,
+            notes,
+            difference=forced.total - paymo.total,
+            problems=problems,
         )
     computed: QboInvoiceTotals | None
     if has_taxable_line and mapping.us_ast_rate is None:
@@ -768,10 +753,20 @@ def _map_us(
         problems.append(
             f"QuickBooks total {expected.total} differs from Paymo total {paymo.total} by {difference}"
         )
-        return _unrepresentable(
-            paymo, mapping, currency, mapped, discount, computed, difference, problems, notes
+        return _mapping_result(
+            paymo,
+            mapping,
+            currency,
+            mapped,
+            discount,
+            computed,
+            notes,
+            difference=difference,
+            problems=problems,
         )
-    return _represented(paymo, mapping, currency, mapped, discount, computed, override, expected, notes)
+    return _mapping_result(
+        paymo, mapping, currency, mapped, discount, computed, notes, override=override, expected=expected
+    )
 
 
 def _gross_for_net(net: Decimal, code: QboTaxCode, places: int) -> tuple[Decimal, bool]:
@@ -946,7 +941,9 @@ def _map_global(
         line.tax_code_id is None for line in mapped if calculation != "NotApplicable"
     ):
         difference = missing_tax_difference if missing_tax_difference is not None else ZERO
-        return _unrepresentable(paymo, mapping, currency, mapped, discount, None, difference, problems, notes)
+        return _mapping_result(
+            paymo, mapping, currency, mapped, discount, None, notes, difference=difference, problems=problems
+        )
     if calculation == "TaxInclusive" and not rates_differ:
         mapped, discount = _inclusive_lines(mapped, paymo, mapping.tax_codes, places, notes)
 
@@ -965,16 +962,16 @@ def _map_global(
 
     computed = compute(None)
     if rates_differ or problems:
-        return _unrepresentable(
+        return _mapping_result(
             paymo,
             mapping,
             currency,
             mapped,
             discount,
             computed,
-            computed.total - paymo.total,
-            problems,
             notes,
+            difference=computed.total - paymo.total,
+            problems=problems,
         )
     computed_by_rate = computed.tax_by_rate()
     targets = {rate_id: rate_targets.get(rate_id, amount) for rate_id, amount in computed_by_rate.items()}
@@ -991,7 +988,17 @@ def _map_global(
             f"QuickBooks would total {expected.total} (tax {expected.total_tax}) against Paymo's "
             f"{paymo.total} (tax {paymo.total_tax})"
         )
-        return _unrepresentable(
-            paymo, mapping, currency, mapped, discount, computed, difference, problems, notes
+        return _mapping_result(
+            paymo,
+            mapping,
+            currency,
+            mapped,
+            discount,
+            computed,
+            notes,
+            difference=difference,
+            problems=problems,
         )
-    return _represented(paymo, mapping, currency, mapped, discount, computed, override, expected, notes)
+    return _mapping_result(
+        paymo, mapping, currency, mapped, discount, computed, notes, override=override, expected=expected
+    )
