@@ -48,6 +48,7 @@ __all__ = [
     "CustomerResolution",
     "client_content_hash",
     "customer_for_invoice",
+    "live_invoices",
     "plan_client_match",
 ]
 
@@ -214,14 +215,19 @@ def client_content_hash(client: paymo_models.Client, currency: str) -> str:
     )
 
 
+async def live_invoices(ctx: SyncContext, client_id: int) -> list[paymo_models.Invoice]:
+    """The client's Paymo invoices that tell how it is billed (not void, with a currency), oldest first."""
+    invoices = await ctx.paymo.list_invoices(where=paymo_eq("client_id", client_id))
+    live = [invoice for invoice in invoices if invoice.status != "void" and invoice.currency]
+    return sorted(live, key=lambda invoice: (invoice.date or dt.date.min, invoice.id))
+
+
 async def _client_currency(ctx: SyncContext, client_id: int, findings: FindingList) -> str:
     """The currency a client is invoiced in: that of its latest non-void invoice, else Paymo's default."""
     facts = await ctx.facts()
-    invoices = await ctx.paymo.list_invoices(where=paymo_eq("client_id", client_id))
-    live = [invoice for invoice in invoices if invoice.status != "void" and invoice.currency]
+    live = await live_invoices(ctx, client_id)
     if not live:
         return facts.paymo_currency
-    live.sort(key=lambda invoice: (invoice.date or dt.date.min, invoice.id))
     currencies = {normalize_currency(str(invoice.currency)) for invoice in live}
     chosen = normalize_currency(str(live[-1].currency))
     if len(currencies) > 1:

@@ -90,7 +90,6 @@ from paymo_qb_mcp.domain.timeagg import (
 )
 from paymo_qb_mcp.errors import InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
-from paymo_qb_mcp.paymo.where import eq as paymo_eq
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.paymo.where import time_interval
 from paymo_qb_mcp.quickbooks import models as qbo_models
@@ -98,7 +97,7 @@ from paymo_qb_mcp.quickbooks.models import DESCRIPTION_MAX_LENGTH, PRIVATE_NOTE_
 from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, in_
 from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
-from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
+from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice, live_invoices
 from paymo_qb_mcp.sync.expenses import active_record
 from paymo_qb_mcp.sync.invoices import exchange_rate_or_block, qbo_tax_code
 
@@ -160,10 +159,9 @@ async def client_billing(ctx: SyncContext, client_id: int) -> ClientBilling:
 
     That is what Paymo puts on the client's next invoice, so time and budgets are priced in it.
     """
-    invoices = await ctx.paymo.list_invoices(where=paymo_eq("client_id", client_id))
-    live = [invoice for invoice in invoices if invoice.status != "void" and invoice.currency]
+    live = await live_invoices(ctx, client_id)
     if live:
-        latest = max(live, key=lambda invoice: (invoice.date or dt.date.min, invoice.id))
+        latest = live[-1]
         return ClientBilling(
             currency=normalize_currency(str(latest.currency)),
             tax_percents=(latest.tax or ZERO, latest.tax2 or ZERO),
