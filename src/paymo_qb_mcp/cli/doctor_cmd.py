@@ -634,9 +634,10 @@ def _mapping_references(policy: Policy, lists: QboLists) -> list[MappingReferenc
 
 async def fetch_lists(qbo: Any) -> QboLists:
     """Tax codes and rates, accounts, items, vendors and employees, inactive ones included."""
-    from paymo_qb_mcp.quickbooks import Account, Employee, Item, TaxCode, TaxRate, Vendor, in_
+    from paymo_qb_mcp.quickbooks import Account, Employee, Item, TaxCode, TaxRate, Vendor
+    from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE
 
-    everything = in_("Active", [True, False])
+    everything = ACTIVE_OR_INACTIVE
     return QboLists(
         tax_codes=await qbo.query_all(TaxCode, everything),
         tax_rates=await qbo.query_all(TaxRate, everything),
