@@ -43,6 +43,7 @@ def test_every_documented_variable_is_known() -> None:
         "PAYMO_QB_DATA_DIR",
         "PAYMO_QB_POLICY",
         "PAYMO_QB_HTTP_TOKEN",
+        "PAYMO_QB_CACHE_REFRESH_SECONDS",
         "PAYMO_QB_CONFIG",
     }
 
@@ -57,6 +58,7 @@ def test_defaults_follow_the_documented_values(tmp_path: Path) -> None:
     assert settings.data_dir == tmp_path / "xdg" / "paymo-qb-mcp"
     assert settings.paymo_api_key is None
     assert settings.policy_path() == shipped_policy_path()
+    assert settings.cache_refresh_seconds == 2.0
 
 
 def test_sandbox_environment_selects_the_sandbox_host(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ FINDING_HELPERS = frozenset({"block", "warn", "inform"})
 
 
 def _modules() -> list[tuple[Path, ast.Module]]:
-    return [(path, ast.parse(path.read_text(encoding="utf-8"))) for path in sorted(SYNC_SOURCE.glob("*.py"))]
+    return [(path, ast.parse(path.read_text(encoding="utf-8"))) for path in sorted(SYNC_SOURCE.rglob("*.py"))]
 
 
 def _kind_constants() -> dict[str, str]:

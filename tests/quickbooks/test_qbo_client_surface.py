@@ -20,6 +20,7 @@ def test_public_names_are_exactly_these() -> None:
             "BatchItem",
             "BatchItemResult",
             "Bill",
+            "CdcResult",
             "CompanyInfo",
             "Condition",
             "Customer",
@@ -79,6 +80,7 @@ def test_client_method_signatures_are_these() -> None:
         "aclose": "(self) -> 'None'",
         "batch": "(self, items: 'Sequence[BatchItem]', *, request_id: 'str | None' = None) "
         "-> 'list[BatchItemResult]'",
+        "cdc": "(self, models: 'Sequence[type[QboEntity]]', changed_since: 'dt.datetime') -> 'CdcResult'",
         "company_info": "(self) -> 'CompanyInfo'",
         "count": "(self, model_or_statement: 'type[M] | Select[M]', *conditions: 'Condition') -> 'int'",
         "create": "(self, obj: 'QboEntity | Mapping[str, Any]', *, request_id: 'str', "
@@ -86,6 +88,7 @@ def test_client_method_signatures_are_these() -> None:
         "deactivate": TRANSACTION_BY_ID,
         "delete": TRANSACTION_BY_ID,
         "preferences": "(self) -> 'Preferences'",
+        "preferences_at": "(self) -> 'tuple[Preferences, dt.datetime | None]'",
         "query": "(self, statement: 'Select[M]', *, start_position: 'int' = 1, max_results: 'int' = 1000) "
         "-> 'QueryPage[M]'",
         "query_all": "(self, model_or_statement: 'type[M] | Select[M]', *conditions: 'Condition', "

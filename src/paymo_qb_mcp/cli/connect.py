@@ -17,6 +17,7 @@ from paymo_qb_mcp.errors import ConfigError, PaymoQbError
 from paymo_qb_mcp.net.ratelimit import UnlimitedLimiter
 from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider
 from paymo_qb_mcp.server.runtime import Connection, Runtime, open_runtime
+from paymo_qb_mcp.sync.company import CacheSettings
 
 if TYPE_CHECKING:
     from paymo_qb_mcp.sandbox import Sandbox
@@ -33,6 +34,7 @@ class Target:
     policy_path: Path
     data_dir: Path
     known_secrets: tuple[str, ...] = field(repr=False)
+    cache_refresh_seconds: float = 2.0
 
 
 def live_connection(settings: Settings) -> Connection:
@@ -119,6 +121,7 @@ def build_target(settings: Settings, connection: Connection) -> Target:
         policy_path=policy_path,
         data_dir=settings.ensure_data_dir(),
         known_secrets=settings.secret_values(),
+        cache_refresh_seconds=settings.cache_refresh_seconds,
     )
 
 
@@ -130,6 +133,7 @@ def runtime_factory(target: Target) -> Callable[[], AbstractAsyncContextManager[
             policy=target.policy,
             data_dir=target.data_dir,
             known_secrets=target.known_secrets,
+            cache=CacheSettings(refresh_interval=target.cache_refresh_seconds),
         ) as runtime:
             yield runtime
 

@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir, validation_alias="PAYMO_QB_DATA_DIR")
     policy_file: Path | None = Field(default=None, validation_alias="PAYMO_QB_POLICY")
     http_token: SecretStr | None = Field(default=None, validation_alias="PAYMO_QB_HTTP_TOKEN")
+    # How old the company data (customers, items, tax codes, Paymo clients, ...) may be before a plan
+    # catches it up; new decisions (a link, a create) always catch up first.
+    cache_refresh_seconds: float = Field(
+        default=2.0, ge=0.0, le=3600.0, validation_alias="PAYMO_QB_CACHE_REFRESH_SECONDS"
+    )
 
     @field_validator("qbo_environment", "token_store", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from paymo_qb_mcp.quickbooks.client import (
     QBO_BASE_URLS,
     BatchItem,
     BatchItemResult,
+    CdcResult,
     QboClient,
     QueryPage,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "BatchItem",
     "BatchItemResult",
     "Bill",
+    "CdcResult",
     "CompanyInfo",
     "Condition",
     "Customer",

@@ -8,6 +8,7 @@ retry loop live in ``paymo_qb_mcp.net``; this module turns QBO's answers into mo
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import re
 import uuid
@@ -46,6 +47,7 @@ from paymo_qb_mcp.quickbooks.query import MAX_PAGE_SIZE, Condition, OrderBy, Sel
 from paymo_qb_mcp.quickbooks.tokens import TokenProvider
 
 __all__ = [
+    "CDC_MAX_OBJECTS",
     "DEFAULT_MINORVERSION",
     "MAX_BATCH_ID_LENGTH",
     "MAX_BATCH_ITEMS",
@@ -54,9 +56,11 @@ __all__ = [
     "QBO_BASE_URLS",
     "BatchItem",
     "BatchItemResult",
+    "CdcResult",
     "QboClient",
     "QueryPage",
     "is_replay_safe",
+    "server_time",
 ]
 
 QBO_BASE_URLS: Mapping[str, str] = {
@@ -69,6 +73,8 @@ MAX_BATCH_REQUEST_ID_LENGTH = 36
 MAX_BATCH_ID_LENGTH = 10  # for bIds when the batch carries a requestid
 # The API reference allows 30 items; the batch guide says 10. 30 is what the limits page recommends.
 MAX_BATCH_ITEMS = 30
+# The most objects one change data capture answers with (reference §3.8): reaching it means "maybe more".
+CDC_MAX_OBJECTS = 1000
 # Longer statements go in a POST body (Content-Type application/text) so the URL stays short.
 _MAX_GET_QUERY_LENGTH = 1500
 _BATCH_CHUNK_NAMESPACE = uuid.UUID("5d0f6f3e-2b7c-4d5e-9a51-6b1f1e0c4a27")
@@ -213,6 +219,39 @@ class BatchItemResult:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class CdcResult:
+    """What ``GET /cdc`` reported: changed records per entity, the Ids of deleted ones, the server's clock.
+
+    ``server_time`` is the response's ``time`` (the high-water mark for the next call; None when QBO
+    sent none). ``truncated`` is true when the response holds as many objects as QBO returns at most
+    (1000): more changes may exist than were returned, so the caller must reload instead.
+    """
+
+    changed: dict[str, list[QboEntity]]
+    deleted: dict[str, list[str]]
+    server_time: dt.datetime | None
+    truncated: bool
+
+    @property
+    def count(self) -> int:
+        return sum(len(rows) for rows in self.changed.values()) + sum(
+            len(ids) for ids in self.deleted.values()
+        )
+
+
+def server_time(document: Mapping[str, Any]) -> dt.datetime | None:
+    """The ``time`` QBO puts in every JSON envelope, as an aware datetime (None when absent or unreadable)."""
+    raw = document.get("time")
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _id_and_token(entity_id: str, sync_token: str) -> dict[str, Any]:
@@ -565,9 +604,62 @@ class QboClient:
 
     async def preferences(self) -> Preferences:
         """``GET /preferences``: tax model, multicurrency, custom numbering, book close date."""
+        return (await self.preferences_at())[0]
+
+    async def preferences_at(self) -> tuple[Preferences, dt.datetime | None]:
+        """``preferences()`` and QBO's clock when it answered (``time``; None when absent): a change
+        data capture from that moment misses nothing that changed after this read began."""
         what = "read Preferences"
         document, _ = await self._send("GET", "/preferences", operation="read", what=what)
-        return self._entity(Preferences, document, what)
+        return self._entity(Preferences, document, what), server_time(document)
+
+    # --- change data capture --------------------------------------------------------------------
+
+    async def cdc(self, models: Sequence[type[QboEntity]], changed_since: dt.datetime) -> CdcResult:
+        """``GET /cdc``: every record of ``models`` changed at or after ``changed_since`` (QBO looks back at
+        most 30 days and returns at most 1000 objects; ``CdcResult.truncated`` says when that cap was met).
+
+        Deleted records come back as stubs with their Id. TimeActivity, TaxCode and TaxRate are not
+        tracked by QBO's change data capture.
+        """
+        if not models:
+            raise InputError("cdc() needs at least one entity", field_name="models")
+        if changed_since.tzinfo is None:
+            raise InputError("changed_since must be timezone-aware", field_name="changed_since")
+        by_name = {model.entity_name: model for model in models}
+        params = {
+            "entities": ",".join(by_name),
+            "changedSince": changed_since.isoformat(timespec="seconds"),
+        }
+        what = f"change data capture of {', '.join(by_name)}"
+        document, _ = await self._send("GET", "/cdc", operation="read", what=what, params=params)
+        outer = document.get("CDCResponse")
+        if not isinstance(outer, list):
+            raise DataError(f"QuickBooks {what} answered without a CDCResponse list")
+        changed: dict[str, list[QboEntity]] = {name: [] for name in by_name}
+        deleted: dict[str, list[str]] = {name: [] for name in by_name}
+        total = 0
+        for block in outer:
+            responses = block.get("QueryResponse") if isinstance(block, Mapping) else None
+            for response in responses if isinstance(responses, list) else []:
+                if not isinstance(response, Mapping):
+                    continue
+                for name, model in by_name.items():
+                    rows = response.get(name)
+                    if not isinstance(rows, list):
+                        continue
+                    for row in rows:
+                        total += 1
+                        if isinstance(row, Mapping) and str(row.get("status", "")).lower() == "deleted":
+                            deleted[name].append(str(row.get("Id")))
+                        else:
+                            changed[name].append(self._parse(model, row, what))
+        return CdcResult(
+            changed=changed,
+            deleted=deleted,
+            server_time=server_time(document),
+            truncated=total >= CDC_MAX_OBJECTS,
+        )
 
     # --- queries ------------------------------------------------------------------------------
 

@@ -14,13 +14,14 @@ import httpx
 
 from paymo_qb_mcp.config.policy import Policy
 from paymo_qb_mcp.errors import RateLimitedLocally
-from paymo_qb_mcp.net.ratelimit import RateLimiter
+from paymo_qb_mcp.net.ratelimit import RateLimiter, key_fingerprint
 from paymo_qb_mcp.paymo.client import PaymoClient
 from paymo_qb_mcp.quickbooks.client import QboClient
 from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider, TokenProvider
 from paymo_qb_mcp.store.approvals import ApprovalStore
 from paymo_qb_mcp.store.audit import AuditLog
 from paymo_qb_mcp.store.ledger import Ledger
+from paymo_qb_mcp.sync.company import CacheSettings, CompanyData, persisted_on_exit
 from paymo_qb_mcp.sync.context import SyncContext
 from paymo_qb_mcp.sync.service import SyncService
 
@@ -91,6 +92,12 @@ class Connection:
     # credential store held at start): the audit log and approvals mask them by value.
     known_secrets: tuple[str, ...] = field(default=(), repr=False)
 
+    def company_keys(self) -> tuple[str, str]:
+        """Names for each company's data in the data directory (hashes: never a key or a token)."""
+        qbo = key_fingerprint(f"{self.qbo_base_url.rstrip('/')}|{self.qbo_realm_id}")
+        paymo = key_fingerprint(f"{self.paymo_base_url.rstrip('/')}|{self.paymo_api_key}")
+        return qbo, paymo
+
     async def secret_values(self) -> tuple[str, ...]:
         """Every credential this connection is known to carry, for redaction by value."""
         values = [self.paymo_api_key, *self.known_secrets]
@@ -125,11 +132,13 @@ async def open_runtime(
     policy: Policy,
     data_dir: Path,
     known_secrets: tuple[str, ...] = (),
+    cache: CacheSettings | None = None,
 ) -> AsyncIterator[Runtime]:
     """Open both clients and the stores for the lifetime of a server (or one in-process client).
 
     ``known_secrets`` (the settings' secrets) and the connection's own credentials are masked by value
-    wherever they would reach the audit log or the approvals store.
+    wherever they would reach the audit log or the approvals store. The company data (``sync.company``)
+    is kept next to the ledger, so the sandbox's (which forgets everything) goes with its ledger.
     """
     known_secrets = (*known_secrets, *await connection.secret_values())
     async with AsyncExitStack() as stack:
@@ -150,10 +159,24 @@ async def open_runtime(
                 limiter=connection.qbo_limiter,
             )
         )
-        ledger = stack.enter_context(Ledger(connection.ledger_dir or data_dir))
+        ledger_dir = connection.ledger_dir or data_dir
+        ledger = stack.enter_context(Ledger(ledger_dir))
+        qbo_key, paymo_key = connection.company_keys()
+        company = await stack.enter_async_context(
+            persisted_on_exit(
+                CompanyData(
+                    qbo,
+                    paymo,
+                    directory=ledger_dir / "company",
+                    qbo_key=qbo_key,
+                    paymo_key=paymo_key,
+                    settings=cache,
+                )
+            )
+        )
         approvals = stack.enter_context(ApprovalStore(data_dir, known_secrets=known_secrets))
         audit = AuditLog.in_data_dir(data_dir, known_secrets=known_secrets)
-        ctx = SyncContext(paymo=paymo, qbo=qbo, ledger=ledger, mappings=policy.mappings)
+        ctx = SyncContext(paymo=paymo, qbo=qbo, ledger=ledger, mappings=policy.mappings, company=company)
         yield Runtime(
             service=SyncService(ctx),
             policy=policy,

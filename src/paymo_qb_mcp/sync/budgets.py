@@ -58,7 +58,6 @@ from paymo_qb_mcp.quickbooks.models import (
     PRIVATE_NOTE_MAX_LENGTH,
     PURCHASE_ORDER_MEMO_MAX_LENGTH,
 )
-from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, eq
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import customer_for_invoice
 from paymo_qb_mcp.sync.expenses import active_record
@@ -357,7 +356,7 @@ async def plan_budget(ctx: SyncContext, *, paymo_project_id: int, kind: BudgetKi
         return Plan.build(BUDGET_TOOL, [], findings=findings)
     facts = await ctx.facts()
     tasks = await ctx.paymo.list_tasks(where=paymo_eq("project_id", project.id))
-    company = await ctx.paymo.company()
+    company = await ctx.data.paymo_company()
     company_rate = company.default_hourly_rate
     billing = await client_billing(ctx, project.client_id)
     budget = budget_lines(project, tasks, company_rate=company_rate, currency=billing.currency)
@@ -852,7 +851,7 @@ async def _plan_purchase_order(run: _Context) -> list[Change]:
 
 async def _purchase_orders_available(run: _Context) -> bool:
     """False with a blocker when the company's plan or settings refuse purchase orders (error 5020)."""
-    info = await run.ctx.qbo.company_info()
+    info = await run.ctx.data.company_info()
     sku = next((pair.Value or "" for pair in info.NameValue or [] if pair.Name == "OfferingSku"), "")
     if any(name in sku.lower() for name in _NO_PURCHASE_ORDERS):
         run.findings.block(
@@ -862,7 +861,7 @@ async def _purchase_orders_available(run: _Context) -> bool:
             run.record,
         )
         return False
-    prefs = await run.ctx.qbo.preferences()
+    prefs = await run.ctx.data.preferences()
     others = prefs.OtherPrefs.NameValue if prefs.OtherPrefs is not None else None
     enabled = next(
         (pair.Value for pair in others or [] if pair.Name == "VendorAndPurchasesPrefs.PurchaseOrderEnabled"),
@@ -896,7 +895,8 @@ async def _vendor(run: _Context) -> qbo_models.Vendor | None:
             run.ctx, qbo_models.Vendor, ref, purpose="mappings.purchase_order_vendor", findings=findings
         )
     assert ref.name is not None  # QboRef guarantees an id or a name
-    vendors = await run.ctx.qbo.query_all(qbo_models.Vendor, ACTIVE_OR_INACTIVE)
+    await run.ctx.data.confirm_current()
+    vendors = await run.ctx.data.qbo_list(qbo_models.Vendor)
     views = [
         QboCustomerView(
             id=vendor.Id,
@@ -951,11 +951,12 @@ async def _vendor(run: _Context) -> qbo_models.Vendor | None:
 
 async def _payable_account(run: _Context, currency: str) -> str | None:
     """The active A/P account in ``currency`` (QBO keeps one per currency), or None with a blocker."""
-    accounts = await run.ctx.qbo.query_all(qbo_models.Account, eq("AccountType", "Accounts Payable"))
+    accounts = await run.ctx.data.qbo_list(qbo_models.Account)
     usable = [
         account
         for account in accounts
-        if account.Active is not False
+        if account.AccountType == "Accounts Payable"
+        and account.Active is not False
         and account.Id is not None
         and run.facts.currency_of(account.CurrencyRef) == currency
     ]

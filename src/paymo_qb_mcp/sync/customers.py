@@ -24,8 +24,6 @@ from paymo_qb_mcp.domain.keys import add_marker, content_hash, marker
 from paymo_qb_mcp.domain.matching import (
     MatchResult,
     PaymoClientView,
-    QboCustomerView,
-    match_client,
     sanitize_display_name,
 )
 from paymo_qb_mcp.domain.money import normalize_currency
@@ -35,7 +33,7 @@ from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import eq as paymo_eq
 from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.models import ADDRESS_LINE_MAX_LENGTH, COMPANY_NAME_MAX_LENGTH, NOTES_MAX_LENGTH
-from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE
+from paymo_qb_mcp.sync.company import customer_view
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.executor import link_placeholder
 from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
@@ -241,23 +239,6 @@ async def _client_currency(ctx: SyncContext, client_id: int, findings: FindingLi
     return chosen
 
 
-def _customer_view(customer: qbo_models.Customer) -> QboCustomerView:
-    assert customer.Id is not None
-    bill = customer.BillAddr
-    return QboCustomerView(
-        id=customer.Id,
-        display_name=customer.DisplayName or customer.CompanyName or "",
-        company_name=customer.CompanyName,
-        email=customer.PrimaryEmailAddr.Address if customer.PrimaryEmailAddr else None,
-        bill_city=bill.City if bill else None,
-        bill_country=bill.Country if bill else None,
-        website=customer.WebAddr.URI if customer.WebAddr else None,
-        active=customer.Active is not False,
-        currency=customer.CurrencyRef.value if customer.CurrencyRef else None,
-        notes=customer.Notes,
-    )
-
-
 def _client_view(
     client: paymo_models.Client, contacts: Sequence[paymo_models.ClientContact], currency: str
 ) -> PaymoClientView:
@@ -289,18 +270,30 @@ async def _resolve(
     chosen_customer_id: str | None = None,
 ) -> _Outcome:
     facts = await ctx.facts()
-    client = await ctx.paymo.get_client(client_id)
-    contacts = await ctx.paymo.list_client_contacts(where=paymo_eq("client_id", client_id))
+    link = ctx.ledger.link(CUSTOMER_LINK_KIND, client_id)
+    if (
+        link is None
+        or update_details
+        or (chosen_customer_id is not None and chosen_customer_id != link.qbo_id)
+    ):
+        # A new decision (a link, a create, an update) is only taken on data caught up during this plan:
+        # a customer someone created, renamed or edited in QuickBooks a moment ago, or a client changed in
+        # Paymo, must be seen first.
+        await ctx.data.confirm_current()
+    client = await ctx.data.paymo_client(client_id)
+    contacts = await ctx.data.paymo_contacts(client_id)
     early_findings = FindingList()
     if currency is None:
         currency = await _client_currency(ctx, client_id, early_findings)
-    customers = await ctx.qbo.query_all(qbo_models.Customer, ACTIVE_OR_INACTIVE)
-    by_id = {customer.Id: customer for customer in customers if customer.Id is not None}
-    # Sub-customers (jobs, projects) are never what a Paymo client is.
-    candidates = [customer for customer in customers if not customer.Job and customer.Id is not None]
+    customers = await ctx.data.customers()
+    wanted = [ident for ident in (link.qbo_id if link else None, chosen_customer_id) if ident is not None]
+    if any(ident not in customers for ident in wanted):
+        # A record we are told about but do not know may be brand new (another process created it):
+        # never conclude it is gone from data that may predate it.
+        await ctx.data.catch_up()
+        customers = await ctx.data.customers()
 
-    link = ctx.ledger.link(CUSTOMER_LINK_KIND, client_id)
-    linked = by_id.get(link.qbo_id) if link is not None else None
+    linked = customers.get(link.qbo_id) if link is not None else None
     if link is not None and linked is None:
         early_findings.warn(
             "STALE_LINK",
@@ -310,7 +303,7 @@ async def _resolve(
         )
 
     if chosen_customer_id is not None:
-        chosen = by_id.get(chosen_customer_id)
+        chosen = customers.get(chosen_customer_id)
         if chosen is None or chosen.Job:
             early_findings.block(
                 "UNKNOWN_CUSTOMER",
@@ -326,14 +319,10 @@ async def _resolve(
         linked = chosen
 
     view = _client_view(client, contacts, currency)
-    match = match_client(
-        view,
-        [_customer_view(customer) for customer in candidates],
-        linked_customer_id=linked.Id if linked is not None else None,
-    )
+    match = await ctx.data.match_customer(view, linked_customer_id=linked.Id if linked is not None else None)
     if linked is not None and (match.customer is None or match.customer.id != linked.Id):
         # The stored link is a human's (or an earlier run's) decision: it wins over scores.
-        match = MatchResult(decision="matched", customer=_customer_view(linked), candidates=match.candidates)
+        match = MatchResult(decision="matched", customer=customer_view(linked), candidates=match.candidates)
 
     outcome = _Outcome(match=match, currency=currency, findings=early_findings)
     record = f"paymo:client:{client_id}"
@@ -349,7 +338,7 @@ async def _resolve(
         return outcome
     if match.decision == "matched":
         assert match.customer is not None
-        customer = by_id[match.customer.id]
+        customer = customers[match.customer.id]
         outcome.customer = customer
         outcome.customer_ref = customer.Id
         _plan_for_match(
@@ -380,7 +369,7 @@ async def _resolve(
             )
         )
         return outcome
-    await _plan_create(ctx, outcome, client, customers)
+    await _plan_create(ctx, outcome, client)
     return outcome
 
 
@@ -607,36 +596,7 @@ def _detail_changes(
 # --------------------------------------------------------------------------------------------
 
 
-async def _taken_names(
-    ctx: SyncContext, customers: Sequence[qbo_models.Customer]
-) -> dict[str, tuple[str, str, str]]:
-    """Every DisplayName in QBO's shared customer/vendor/employee namespace (inactive ones still clash),
-    folded as QBO compares them (case, surrounding spaces) → (entity, Id, name)."""
-    taken: dict[str, tuple[str, str, str]] = {}
-    vendors = await ctx.qbo.query_all(qbo_models.Vendor, ACTIVE_OR_INACTIVE)
-    employees = await ctx.qbo.query_all(qbo_models.Employee, ACTIVE_OR_INACTIVE)
-    parties: list[tuple[str, Sequence[qbo_models.Customer | qbo_models.Vendor | qbo_models.Employee]]] = [
-        ("customer", customers),
-        ("vendor", vendors),
-        ("employee", employees),
-    ]
-    for entity, rows in parties:
-        for row in rows:
-            if row.DisplayName and row.Id is not None:
-                taken.setdefault(_fold(row.DisplayName), (entity, row.Id, row.DisplayName))
-    return taken
-
-
-def _fold(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-async def _plan_create(
-    ctx: SyncContext,
-    outcome: _Outcome,
-    client: paymo_models.Client,
-    customers: Sequence[qbo_models.Customer],
-) -> None:
+async def _plan_create(ctx: SyncContext, outcome: _Outcome, client: paymo_models.Client) -> None:
     facts = await ctx.facts()
     record = f"paymo:client:{client.id}"
     if outcome.currency != facts.home_currency and not facts.multicurrency:
@@ -661,20 +621,14 @@ async def _plan_create(
             record,
         )
     name = sanitized.value
-    taken = await _taken_names(ctx, customers)
-    clash = taken.get(_fold(name))
+    clash = await ctx.data.party_name_holder(name)
     if clash is not None:
-        alternative = next(
-            (
-                candidate
-                for candidate in (
-                    sanitize_display_name(ctx.mappings.disambiguated_name(name, attempt)).value
-                    for attempt in _DISAMBIGUATION_ATTEMPTS
-                )
-                if _fold(candidate) not in taken
-            ),
-            None,
-        )
+        alternative: str | None = None
+        for attempt in _DISAMBIGUATION_ATTEMPTS:
+            candidate = sanitize_display_name(ctx.mappings.disambiguated_name(name, attempt)).value
+            if not await ctx.data.name_taken(candidate):
+                alternative = candidate
+                break
         entity, clash_id, clash_name = clash
         if alternative is None:
             outcome.findings.block(

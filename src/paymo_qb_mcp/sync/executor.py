@@ -319,6 +319,7 @@ class Executor:
         """Link the record our write left in QBO, with the digests of its ``fields`` as QBO returned them
         (see the module docstring), and set the change's done-markers."""
         kind, paymo_id, _ = self._identity(change)
+        self.ctx.data.observe(written)
         self.ctx.ledger.save_link(
             kind,
             paymo_id,

@@ -101,9 +101,10 @@ async def active_record(
     key = (model.entity_name, qbo_id)
     if cache is not None and key in cache:
         return cache[key]
-    found: Referenced | None
+    found: Referenced | None = await ctx.data.record(model, qbo_id)
     try:
-        found = await ctx.qbo.read(model, qbo_id)
+        if found is None:
+            found = await ctx.qbo.read(model, qbo_id)
     except NotFound:
         found = None
         findings.block(

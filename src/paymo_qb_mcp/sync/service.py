@@ -11,7 +11,13 @@ from paymo_qb_mcp.sync.context import SyncContext
 from paymo_qb_mcp.sync.customers import ClientMatchPlan, plan_client_match
 from paymo_qb_mcp.sync.executor import ApplyOutcome, Executor, Progress
 from paymo_qb_mcp.sync.expenses import plan_expenses
-from paymo_qb_mcp.sync.invoices import InvoicePlan, plan_invoice
+from paymo_qb_mcp.sync.invoices import (
+    InvoicePlan,
+    InvoiceSelection,
+    SelectionPlan,
+    plan_invoice,
+    plan_invoice_selection,
+)
 from paymo_qb_mcp.sync.payments import Direction, plan_payments
 from paymo_qb_mcp.sync.reconcile import reconciliation_report
 from paymo_qb_mcp.sync.reports import LinkCount, ReconciliationReport, SyncStatus
@@ -45,7 +51,7 @@ class SyncService:
             pending_intents=len(ledger.pending_intents()),
         )
 
-    # --- flows (each engineer adds the methods of their flow modules here) ---------------------
+    # --- flows: each plans inside the company data's plan scope (``sync.company``) -----------------
 
     async def plan_client_match(
         self,
@@ -56,17 +62,24 @@ class SyncService:
         qbo_customer_id: str | None = None,
     ) -> ClientMatchPlan:
         """Match a Paymo client to a QBO customer; plan the link, create, reactivation or detail update."""
-        return await plan_client_match(
-            self.ctx,
-            paymo_client_id,
-            create_if_missing=create_if_missing,
-            update_details=update_details,
-            qbo_customer_id=qbo_customer_id,
-        )
+        with self.ctx.data.plan_scope():
+            return await plan_client_match(
+                self.ctx,
+                paymo_client_id,
+                create_if_missing=create_if_missing,
+                update_details=update_details,
+                qbo_customer_id=qbo_customer_id,
+            )
 
     async def plan_invoice(self, paymo_invoice_id: int) -> InvoicePlan:
         """Plan the create, sparse update, void or skip of one Paymo invoice in QBO, cent-exact."""
-        return await plan_invoice(self.ctx, paymo_invoice_id)
+        with self.ctx.data.plan_scope():
+            return await plan_invoice(self.ctx, paymo_invoice_id)
+
+    async def plan_invoice_selection(self, selection: InvoiceSelection) -> SelectionPlan:
+        """Plan each invoice of a list or a period as ``plan_invoice`` would, reading both systems in bulk."""
+        with self.ctx.data.plan_scope():
+            return await plan_invoice_selection(self.ctx, selection)
 
     async def plan_payments(
         self,
@@ -76,13 +89,15 @@ class SyncService:
         direction: Direction = "both",
     ) -> Plan:
         """Plan the payments each side lacks on synced invoices (Paymo ⇄ QBO), never one twice."""
-        return await plan_payments(
-            self.ctx, paymo_invoice_id=paymo_invoice_id, since=since, direction=direction
-        )
+        with self.ctx.data.plan_scope():
+            return await plan_payments(
+                self.ctx, paymo_invoice_id=paymo_invoice_id, since=since, direction=direction
+            )
 
     async def reconciliation_report(self, *, date_from: dt.date, date_to: dt.date) -> ReconciliationReport:
         """What differs between the two systems for the period: invoices, payments, time, expenses."""
-        return await reconciliation_report(self.ctx, date_from=date_from, date_to=date_to)
+        with self.ctx.data.plan_scope():
+            return await reconciliation_report(self.ctx, date_from=date_from, date_to=date_to)
 
     async def plan_expenses(
         self,
@@ -92,7 +107,10 @@ class SyncService:
         date_to: dt.date | None = None,
     ) -> Plan:
         """Plan each selected Paymo expense as a QBO Purchase or Bill (per the mappings), pushed once."""
-        return await plan_expenses(self.ctx, expense_ids=expense_ids, date_from=date_from, date_to=date_to)
+        with self.ctx.data.plan_scope():
+            return await plan_expenses(
+                self.ctx, expense_ids=expense_ids, date_from=date_from, date_to=date_to
+            )
 
     async def plan_time(
         self,
@@ -103,10 +121,12 @@ class SyncService:
         target: TimeTarget = "time_activity",
     ) -> Plan:
         """Plan the period's billable, unbilled Paymo time as QBO TimeActivities or draft invoice lines."""
-        return await plan_time(
-            self.ctx, date_from=date_from, date_to=date_to, group_by=group_by, target=target
-        )
+        with self.ctx.data.plan_scope():
+            return await plan_time(
+                self.ctx, date_from=date_from, date_to=date_to, group_by=group_by, target=target
+            )
 
     async def plan_budget(self, *, paymo_project_id: int, kind: BudgetKind = "estimate") -> Plan:
         """Plan a Paymo project's budget as a QBO Estimate for the client or a PurchaseOrder to a vendor."""
-        return await plan_budget(self.ctx, paymo_project_id=paymo_project_id, kind=kind)
+        with self.ctx.data.plan_scope():
+            return await plan_budget(self.ctx, paymo_project_id=paymo_project_id, kind=kind)

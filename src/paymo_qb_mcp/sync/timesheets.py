@@ -94,7 +94,6 @@ from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.paymo.where import time_interval
 from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.models import DESCRIPTION_MAX_LENGTH, PRIVATE_NOTE_MAX_LENGTH
-from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE, in_
 from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice, live_invoices
@@ -169,7 +168,7 @@ async def client_billing(ctx: SyncContext, client_id: int) -> ClientBilling:
             source=f"Paymo invoice {latest.number or latest.id}",
         )
     facts = await ctx.facts()
-    company = await ctx.paymo.company()
+    company = await ctx.data.paymo_company()
     return ClientBilling(
         currency=facts.paymo_currency,
         tax_percents=(company.default_tax_percent or ZERO, company.default_tax2_percent or ZERO),
@@ -222,11 +221,8 @@ async def sales_tax(
         return None
     details = tax_code.SalesTaxRateList.TaxRateDetail if tax_code.SalesTaxRateList else None
     rate_ids = [detail.TaxRateRef.value for detail in details or [] if detail.TaxRateRef is not None]
-    rates = (
-        {rate.Id: rate for rate in await ctx.qbo.query_all(qbo_models.TaxRate, in_("Id", rate_ids))}
-        if rate_ids
-        else {}
-    )
+    known_rates = await ctx.data.tax_rates()
+    rates = {rate_id: known_rates[rate_id] for rate_id in rate_ids if rate_id in known_rates}
     return SalesTax(code_id=tax_code.Id, code=qbo_tax_code(tax_code, rates))
 
 
@@ -375,7 +371,7 @@ async def _read_paymo(
     }
     tasks = {t.id: t for t in await _by_ids((e.task_id for e in raw if e.task_id), ctx.paymo.list_tasks)}
     users = {user.id: user for user in await ctx.paymo.list_users()}
-    company = await ctx.paymo.company()
+    company = await ctx.data.paymo_company()
     company_rate = company.default_hourly_rate
     entries: dict[int, _Entry] = {}
     for entry in raw:
@@ -961,7 +957,7 @@ async def _find_person(run: _Run, user_id: int, model: type[Person], kind: str) 
     link = ctx.ledger.link(kind, user_id)
     if link is not None:
         try:
-            linked = await ctx.qbo.read(model, link.qbo_id)
+            linked = await ctx.data.record(model, link.qbo_id) or await ctx.qbo.read(model, link.qbo_id)
         except NotFound:
             findings.warn(
                 "STALE_LINK",
@@ -974,7 +970,10 @@ async def _find_person(run: _Run, user_id: int, model: type[Person], kind: str) 
                 _inactive_worker(run, linked, user_name, record)
                 return None
             return linked.Id
-    people = await ctx.qbo.query_all(model, ACTIVE_OR_INACTIVE)
+    # A new decision (which person this user is) is taken on data caught up during this plan: the
+    # employee a human added a moment ago must be found.
+    await ctx.data.confirm_current()
+    people = await ctx.data.qbo_list(model)
     views = [
         QboCustomerView(
             id=person.Id,
