@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 from sync_support import SyncEnv, fixed_now
@@ -74,11 +75,20 @@ def service_with(env: SyncEnv, target: ExpenseTarget) -> SyncService:
 
 
 def posts_to(env: SyncEnv, path: str) -> int:
-    return sum(
+    """QBO writes of one entity: single POSTs, plus the items of that entity in batch requests."""
+    singles = sum(
         1
         for entry in env.qbo_emu.request_log
         if entry.method == "POST" and entry.path.endswith(f"/{path}") and entry.status == 200
     )
+    batched = sum(
+        1
+        for entry in env.qbo_emu.request_log
+        if entry.method == "POST" and entry.path.endswith("/batch") and entry.status == 200
+        for item in json.loads(entry.body)["BatchItemRequest"]
+        if any(key.lower() == path for key in item)
+    )
+    return singles + batched
 
 
 # --- the default mapping: purchases ----------------------------------------------------------

@@ -265,7 +265,11 @@ async def test_a_crash_before_the_entries_are_marked_is_healed_by_the_next_run(
     with pytest.raises(RuntimeError, match="died"):
         await sync_env.service.apply(plan)
     monkeypatch.setattr(sync_env.ledger, "mark_done", real_mark_done)
-    assert len(await sync_env.qbo.query_all(TimeActivity)) == 1  # written and linked, entries unmarked
+    groups = len([change for change in plan.writes if change.entity == "time_activity"])
+    assert groups > 1
+    # The groups went to QBO in one batch: all were written; the first was linked (its entries unmarked)
+    # when the process died, the others not even linked.
+    assert len(await sync_env.qbo.query_all(TimeActivity)) == groups
 
     again = await sync_env.service.plan_time(date_from=OCT_1, date_to=OCT_31)
     # The same groups with the same keys and content (so the same requestids); the links the first
@@ -275,7 +279,8 @@ async def test_a_crash_before_the_entries_are_marked_is_healed_by_the_next_run(
 
     outcomes = [item.outcome for item in outcome.applied if item.change.entity == "time_activity"]
     assert outcomes[0] == "unchanged"
-    assert set(outcomes[1:]) <= {"created"}
+    # The recorded batch is sent again with its requestid: QBO replays it and nothing is created twice.
+    assert set(outcomes[1:]) == {"replayed"}
     october = await billable_unbilled_seconds(sync_env, OCT_1, OCT_31)
     assert all(sync_env.ledger.is_done("time_entry", entry_id) for entry_id in october)
     later = await sync_env.service.plan_time(date_from=OCT_1, date_to=NOV_30)
@@ -290,25 +295,26 @@ async def test_a_lost_answer_blocks_other_periods_until_the_same_period_finishes
     await add_chloe_as_employee(sync_env)
     fragile = SyncService(await sync_env.fresh_context(qbo=await sync_env.qbo_without_retries()))
     plan = await fragile.plan_time(date_from=OCT_1, date_to=OCT_31)
-    # QuickBooks stores the first TimeActivity, but its answer never arrives.
-    sync_env.qbo_emu.faults.fail_next(
-        1, status=503, method="POST", path_contains="timeactivity", after_commit=True
-    )
+    groups = len([change for change in plan.writes if change.entity == "time_activity"])
+    # QuickBooks stores the batch of TimeActivities, but its answer never arrives.
+    sync_env.qbo_emu.faults.fail_next(1, status=503, method="POST", path_contains="batch", after_commit=True)
     with pytest.raises(UpstreamError):
         await fragile.apply(plan)
-    assert len(await sync_env.qbo.query_all(TimeActivity)) == 1
+    assert len(await sync_env.qbo.query_all(TimeActivity)) == groups
 
     other = await sync_env.service.plan_time(date_from=OCT_15, date_to=NOV_30)
+    # One per group whose answer was lost.
     assert [finding.code for finding in other.findings if finding.severity == "blocker"] == [
         "UNFINISHED_PUSH"
-    ]
+    ] * groups
 
     same = await sync_env.service.plan_time(date_from=OCT_1, date_to=OCT_31)
     assert not same.blocked
     outcome = await sync_env.service.apply(same)
     outcomes = [item.outcome for item in outcome.applied if item.change.entity == "time_activity"]
-    assert outcomes[0] == "replayed"
-    assert len(await sync_env.qbo.query_all(TimeActivity)) == len(outcomes)
+    # The recorded batch goes again with its requestid: QBO replays its answer, nothing is created twice.
+    assert outcomes == ["replayed"] * groups
+    assert len(await sync_env.qbo.query_all(TimeActivity)) == groups
     assert not (await sync_env.service.plan_time(date_from=OCT_15, date_to=NOV_30)).blocked
 
 

@@ -13,7 +13,7 @@ Ids are stored as strings: Paymo ids are integers on the wire, QBO ids are strin
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,11 +27,13 @@ from paymo_qb_mcp.domain.fingerprint import fingerprint
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.store._diskstore import Clock, DiskStore, utc_now
 
-__all__ = ["Intent", "Ledger", "Link", "Origin"]
+__all__ = ["BATCH_INTENT_PREFIX", "Intent", "Ledger", "Link", "Origin"]
 
 Origin = Literal["paymo", "quickbooks", "ours"]
 _ORIGINS: Final = frozenset(get_args(Origin))
 _SEPARATOR: Final = "\x1f"  # ASCII unit separator: never part of an id, a kind or a cursor name
+# An intent whose request id starts with this names a recorded batch (``record_batch``), not a requestid.
+BATCH_INTENT_PREFIX: Final = "batch:"
 _FIRST_POLL_S: Final = 0.005
 _MAX_POLL_S: Final = 0.2
 
@@ -217,6 +219,34 @@ class Ledger(DiskStore):
 
     def clear_intent(self, kind: str, paymo_id: str | int) -> None:
         self._cache.delete(_key("intent", _part(kind, "kind"), _part(paymo_id, "paymo_id")))
+
+    # -- batch outbox ---------------------------------------------------------------------------
+
+    def record_batch(
+        self,
+        batch_id: str,
+        request: Mapping[str, Any],
+        members: Sequence[tuple[str, str | int, str]],
+    ) -> None:
+        """Before a batch of creates is sent: the exact request, and for each member (kind, Paymo id, content
+        hash) an intent naming the batch (``batch:<id>``) — in one transaction, so that after a crash the
+        same request can be sent again with the same requestid and QBO replays its first answer."""
+        with self._cache.transact():
+            self._cache.set(
+                _key("batch", _part(batch_id, "batch id")),
+                {"request": dict(request), "recorded_at": self._now().isoformat()},
+            )
+            for kind, paymo_id, content_hash in members:
+                self.record_intent(kind, paymo_id, f"{BATCH_INTENT_PREFIX}{batch_id}", content_hash)
+
+    def pending_batch(self, batch_id: str) -> dict[str, Any] | None:
+        """The request of a batch ``record_batch`` kept and nothing cleared yet (its answer may be lost)."""
+        row = self._cache.get(_key("batch", _part(batch_id, "batch id")))
+        return cast(dict[str, Any], row["request"]) if row is not None else None
+
+    def clear_batch(self, batch_id: str) -> None:
+        """Forget a batch whose every member was linked or answered with a fault."""
+        self._cache.delete(_key("batch", _part(batch_id, "batch id")))
 
     # -- done markers and cursors --------------------------------------------------------------
 

@@ -437,9 +437,10 @@ class CompanyData:
             if path is not None:
                 remove_snapshot(path)
 
-    def invalidate_settings(self) -> None:
-        """Re-read tax codes, rates, preferences and company info at the next use (e.g. after QBO refused a
-        reference we believed active)."""
+    def mark_stale(self) -> None:
+        """Catch up, and re-read tax codes, rates, preferences and company info, at the next use (QBO
+        refused a reference we believed active, a period we believed open, a name we believed free)."""
+        self._caught_up_at = float("-inf")
         self._qbo_settings = None
         self._facts = None
 

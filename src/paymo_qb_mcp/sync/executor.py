@@ -31,127 +31,82 @@ e.g. a time entry's seconds).
 
 A payload string of the form ``@link:<kind>:<paymo id>`` is replaced, at apply time, by the QBO id
 linked to that Paymo record — so one plan can create a customer and then an invoice for it.
+
+Many writes: a plan's changes are applied in dependency waves (``sync.batches``): a change waits for
+those whose records it refers to (placeholders, references to records they update, the same record);
+within a wave, two or more QBO creates, updates or voids go through QBO's batch endpoint (at most 30
+per request), with the same never-twice guarantees (a recorded batch is replayed after a crash). A
+change QBO refuses fails alone (``failed``, with the error) and the changes that depend on it are
+``skipped``; with ``isolate_failures`` the rest goes ahead, otherwise nothing after it is started and
+the first error is raised once what was written is recorded. Errors that are not about one record
+(network, rate limit, credentials, configuration) always stop the whole apply.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from paymo_qb_mcp.domain.fingerprint import field_digests
-from paymo_qb_mcp.domain.keys import canonical_json, request_id
-from paymo_qb_mcp.domain.plan import Change, Finding, Plan
-from paymo_qb_mcp.errors import Conflict, DataError, InputError, ReconciliationError
+from paymo_qb_mcp.domain.keys import request_id
+from paymo_qb_mcp.domain.plan import Change, Plan
+from paymo_qb_mcp.errors import (
+    ClosedPeriod,
+    Conflict,
+    DataError,
+    DuplicateName,
+    InactiveReference,
+    InputError,
+    PaymoQbError,
+    ReconciliationError,
+    TaxCodeRequired,
+)
 from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.query import eq
+from paymo_qb_mcp.store.ledger import BATCH_INTENT_PREFIX
+from paymo_qb_mcp.sync.batches import BatchWriter, batchable, dependency_waves
 from paymo_qb_mcp.sync.context import SyncContext
+from paymo_qb_mcp.sync.writes import (
+    ISOLATED_ERRORS,
+    LINK_PLACEHOLDER_PREFIX,
+    AppliedChange,
+    ApplyOutcome,
+    Progress,
+    as_date,
+    failed,
+    has_note,
+    holds_marker,
+    link_placeholder,
+    qbo_model,
+    readback_findings,
+    same_value,
+    skipped,
+    wire_value,
+)
 
-__all__ = ["AppliedChange", "ApplyOutcome", "Executor", "link_placeholder", "qbo_model"]
+__all__ = [
+    "AppliedChange",
+    "ApplyOutcome",
+    "Executor",
+    "Progress",
+    "link_placeholder",
+    "qbo_model",
+]
 
 logger = logging.getLogger(__name__)
 
-_NOTE_FIELDS = ("PrivateNote", "Notes", "Memo", "Description")
+MODIFIED = {"update": "updated", "void": "voided", "delete": "deleted"}
 
-
-def _all_entities() -> dict[str, type[qbo_models.QboEntity]]:
-    found: dict[str, type[qbo_models.QboEntity]] = {}
-    pending: list[type[qbo_models.QboEntity]] = [qbo_models.QboEntity]
-    while pending:
-        cls = pending.pop()
-        if cls.entity_name:
-            found[cls.entity_name] = cls
-        pending.extend(cls.__subclasses__())
-    return found
-
-
-_MODELS = _all_entities()
-
-
-def qbo_model(entity_name: str) -> type[qbo_models.QboEntity]:
-    """The wire model of a QBO entity name such as ``Invoice``."""
-    try:
-        return _MODELS[entity_name]
-    except KeyError:
-        raise InputError(f"unknown QuickBooks entity {entity_name!r}", field_name="wire_entity") from None
-
-
-@dataclass(frozen=True)
-class AppliedChange:
-    """What one change did: ``outcome`` is created, updated, voided, deleted, linked, replayed,
-    recovered (found an earlier write of ours and linked it) or unchanged."""
-
-    change: Change
-    outcome: str
-    qbo_id: str | None = None
-    paymo_id: str | None = None
-    record: qbo_models.QboEntity | None = None
-    findings: tuple[Finding, ...] = ()
-
-
-@dataclass
-class ApplyOutcome:
-    plan_hash: str
-    applied: list[AppliedChange] = field(default_factory=list)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [finding for item in self.applied for finding in item.findings]
-
-
-def _wire_value(record: Mapping[str, Any], path: str) -> Any:
-    value: Any = record
-    for part in path.split("."):
-        if isinstance(value, Mapping):
-            value = value.get(part)
-        elif part == "count" and isinstance(value, list):
-            value = len(value)
-        else:
-            return None
-    return value
-
-
-def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, bool) or isinstance(right, bool):
-        # bool is an int: without this, True would be read as the number "True" and never match.
-        return left is right
-    if isinstance(left, Decimal | int) and isinstance(right, Decimal | int | str):
-        try:
-            return Decimal(str(left)) == Decimal(str(right))
-        except ArithmeticError:
-            return False
-    if isinstance(right, Decimal | int) and isinstance(left, str):
-        return _same(right, left)
-    return bool(canonical_json(left) == canonical_json(right))
-
-
-LINK_PLACEHOLDER_PREFIX = "@link:"
-Progress = Callable[[int, int, str], Awaitable[None]]
-
-
-def link_placeholder(kind: str, paymo_id: int | str) -> str:
-    """A payload value the executor replaces with the QBO id linked to (kind, paymo_id)."""
-    return f"{LINK_PLACEHOLDER_PREFIX}{kind}:{paymo_id}"
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
-
-
-def _holds_marker(note: str, marker_text: str) -> bool:
-    """Whether ``note`` carries ``marker_text`` whole: ``qbo:payment:1`` is not in ``qbo:payment:12``."""
-    return re.search(rf"(?<![\w:]){re.escape(marker_text)}(?![\w:])", note) is not None
-
-
-def _has_note(record: qbo_models.QboEntity, text: str) -> bool:
-    wire = record.to_wire()
-    return any(_holds_marker(str(wire.get(name) or ""), text) for name in _NOTE_FIELDS)
+# Refusals that mean our company data was stale: it is caught up (and settings re-read) before the
+# next plan.
+_STALE_DATA_ERRORS: tuple[type[PaymoQbError], ...] = (
+    InactiveReference,
+    TaxCodeRequired,
+    ClosedPeriod,
+    DuplicateName,
+)
 
 
 class Executor:
@@ -159,19 +114,72 @@ class Executor:
 
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
+        # Records a replayed batch linked (kind, Paymo id): their changes report "replayed".
+        self.replayed: set[tuple[str, str]] = set()
 
-    async def apply(self, plan: Plan, progress: Progress | None = None) -> ApplyOutcome:
-        """Apply every write of the plan in order; ``progress(done, total, message)`` after each."""
+    async def apply(
+        self, plan: Plan, progress: Progress | None = None, *, isolate_failures: bool = False
+    ) -> ApplyOutcome:
+        """Apply every write of the plan, wave by wave; ``progress(done, total, message)`` as they land.
+
+        See the module docstring for waves, batches and failures.
+        """
         if plan.blocked:
             blockers = "; ".join(f.message for f in plan.findings if f.severity == "blocker")
             raise ReconciliationError(f"the plan is blocked and cannot be applied: {blockers}")
-        outcome = ApplyOutcome(plan_hash=plan.plan_hash)
         writes = plan.writes
-        for done, change in enumerate(writes, start=1):
-            outcome.applied.append(await self.apply_change(change))
-            if progress is not None:
-                await progress(done, len(writes), change.summary)
+        results: dict[int, AppliedChange] = {}
+        dependencies, waves = dependency_waves(writes)
+        stopped = False
+        for wave in waves:
+            if stopped:
+                break
+            ready: list[int] = []
+            for index in wave:
+                blocking = [
+                    dep for dep in dependencies[index] if results[dep].outcome in ("failed", "skipped")
+                ]
+                if blocking:
+                    results[index] = skipped(writes[index], writes[blocking[0]])
+                else:
+                    ready.append(index)
+            grouped = [index for index in ready if batchable(writes[index])]
+            if len(grouped) < 2:
+                grouped = []
+            for index in ready:
+                if index in grouped or stopped:
+                    continue
+                results[index] = await self._one(writes[index])
+                stopped = results[index].outcome == "failed" and not isolate_failures
+                await _report(progress, results, len(writes), writes[index].summary)
+            if grouped and not stopped:
+                writer = BatchWriter(self)
+                async for chunk in writer.apply([writes[index] for index in grouped]):
+                    for change, applied in chunk:
+                        results[grouped[_position(writes, grouped, change)]] = applied
+                    await _report(progress, results, len(writes), f"{len(chunk)} change(s) in one batch")
+                stopped = not isolate_failures and any(
+                    results[index].outcome == "failed" for index in grouped if index in results
+                )
+        outcome = ApplyOutcome(plan_hash=plan.plan_hash, applied=[results[i] for i in sorted(results)])
+        if not isolate_failures:
+            failed = next((item for item in outcome.applied if item.outcome == "failed"), None)
+            if failed is not None and failed.error is not None:
+                raise failed.error
         return outcome
+
+    async def _one(self, change: Change) -> AppliedChange:
+        """One change by itself; an error about this record becomes its ``failed`` outcome."""
+        try:
+            return await self.apply_change(change)
+        except ISOLATED_ERRORS as error:
+            self.note_refusal(error)
+            return failed(change, error)
+
+    def note_refusal(self, error: PaymoQbError) -> None:
+        """A refusal that shows our company data was stale makes the next plan catch up first."""
+        if isinstance(error, _STALE_DATA_ERRORS):
+            self.ctx.data.mark_stale()
 
     async def apply_change(self, change: Change) -> AppliedChange:
         if change.target == "ledger":
@@ -189,7 +197,7 @@ class Executor:
     # --- ledger-only ----------------------------------------------------------------------------
 
     def _link(self, change: Change) -> AppliedChange:
-        kind, paymo_id, qbo_id = self._identity(change)
+        kind, paymo_id, qbo_id = self.identity(change)
         if qbo_id is None:
             raise InputError("a link change needs qbo_id", field_name="qbo_id")
         self.ctx.ledger.save_link(
@@ -205,45 +213,81 @@ class Executor:
     # --- QuickBooks -------------------------------------------------------------------------------
 
     @staticmethod
-    def _identity(change: Change) -> tuple[str, str, str | None]:
+    def identity(change: Change) -> tuple[str, str, str | None]:
         if change.link_kind is None or change.paymo_id is None:
             raise InputError("a change that writes needs link_kind and paymo_id", field_name="link_kind")
         return change.link_kind, str(change.paymo_id), change.qbo_id
 
     async def _qbo_create(self, change: Change) -> AppliedChange:
-        kind, paymo_id, _ = self._identity(change)
+        kind, paymo_id, _ = self.identity(change)
+        async with self.ctx.ledger.lock(kind, paymo_id):
+            settled = await self.settle_create(change)
+            if settled is not None:
+                return settled
+            return await self._create_locked(change)
+
+    async def settle_create(self, change: Change) -> AppliedChange | None:
+        """Before creating (the record's lock held): the outcome when no create may be sent — already
+        linked, found from an earlier attempt with other content, or finished by replaying the batch an
+        earlier attempt recorded; None when the create is to be sent."""
+        kind, paymo_id, _ = self.identity(change)
         if change.payload is None or change.content_hash is None or change.wire_entity is None:
             raise InputError("a create needs payload, content_hash and wire_entity", field_name="payload")
         model = qbo_model(change.wire_entity)
         ledger = self.ctx.ledger
-        async with ledger.lock(kind, paymo_id):
-            link = ledger.link(kind, paymo_id)
-            if link is not None:
-                if link.content_hash == change.content_hash:
-                    # A crash after the link was saved but before the done-markers were set leaves
-                    # them missing; setting them again is harmless and closes that gap.
-                    self._mark_done(change, link.qbo_id)
-                    return AppliedChange(change, "unchanged", qbo_id=link.qbo_id, paymo_id=paymo_id)
-                raise Conflict(
-                    f"{kind} {paymo_id} was linked to QuickBooks {model.entity_name} {link.qbo_id} "
-                    "after this plan was made; plan again",
-                    service="quickbooks",
-                )
+        intent = ledger.intent(kind, paymo_id)
+        if intent is not None and intent.request_id.startswith(BATCH_INTENT_PREFIX):
+            # An earlier attempt sent (or was about to send) this create in a batch: send that exact batch
+            # again, with its requestid, so QBO replays its answer, and link what it created.
+            await BatchWriter(self).replay(intent.request_id.removeprefix(BATCH_INTENT_PREFIX))
             intent = ledger.intent(kind, paymo_id)
-            if intent is not None and intent.content_hash != change.content_hash:
-                # An earlier attempt with other content may have reached QBO: find it before creating.
-                found = await self._find_existing(model, change)
-                if found is not None:
-                    return await self._adopt(change, model, found)
-            rid = request_id(kind, paymo_id, change.content_hash)
-            ledger.record_intent(kind, paymo_id, rid, change.content_hash)
-            payload = self._resolve_links(change.payload)
-            created = await self.ctx.qbo.create(payload, model=model, request_id=rid)
-            if created.Id is None:
-                raise DataError(f"QuickBooks created a {model.entity_name} without an Id")
-            self._remember_write(change, created.Id, created, payload)
-        replayed = intent is not None and intent.request_id == rid
-        return await self._read_back(change, model, created.Id, "replayed" if replayed else "created")
+            link = ledger.link(kind, paymo_id)
+            if link is not None and link.content_hash == change.content_hash:
+                self.mark_done(change, link.qbo_id)
+                return await self._read_back(change, model, link.qbo_id, "replayed")
+        link = ledger.link(kind, paymo_id)
+        if link is not None:
+            if link.content_hash == change.content_hash:
+                # A crash after the link was saved but before the done-markers were set leaves
+                # them missing; setting them again is harmless and closes that gap.
+                self.mark_done(change, link.qbo_id)
+                if (kind, paymo_id) in self.replayed:
+                    self.replayed.discard((kind, paymo_id))
+                    return await self._read_back(change, model, link.qbo_id, "replayed")
+                return AppliedChange(change, "unchanged", qbo_id=link.qbo_id, paymo_id=paymo_id)
+            raise Conflict(
+                f"{kind} {paymo_id} was linked to QuickBooks {model.entity_name} {link.qbo_id} "
+                "after this plan was made; plan again",
+                service="quickbooks",
+            )
+        if intent is not None and intent.content_hash != change.content_hash:
+            # An earlier attempt with other content may have reached QBO: find it before creating.
+            found = await self._find_existing(model, change)
+            if found is not None:
+                return await self._adopt(change, model, found)
+        return None
+
+    async def _create_locked(self, change: Change) -> AppliedChange:
+        kind, paymo_id, _ = self.identity(change)
+        assert change.payload is not None
+        assert change.content_hash is not None
+        assert change.wire_entity is not None
+        model = qbo_model(change.wire_entity)
+        ledger = self.ctx.ledger
+        intent = ledger.intent(kind, paymo_id)
+        rid = request_id(kind, paymo_id, change.content_hash)
+        ledger.record_intent(kind, paymo_id, rid, change.content_hash)
+        payload = self.resolve_links(change.payload)
+        created = await self.ctx.qbo.create(payload, model=model, request_id=rid)
+        if created.Id is None:
+            raise DataError(f"QuickBooks created a {model.entity_name} without an Id")
+        self.remember_write(change, created.Id, created, payload)
+        outcome = "replayed" if intent is not None and intent.request_id == rid else "created"
+        if not model.is_transaction:
+            # A name-list record (customer, vendor) carries no money: the record QBO answered the create
+            # with is what it stored, and is read back from there rather than asked for again.
+            return self.checked(change, model, created.Id, created, outcome)
+        return await self._read_back(change, model, created.Id, outcome)
 
     async def _find_existing(
         self, model: type[qbo_models.QboEntity], change: Change
@@ -255,7 +299,7 @@ class Executor:
             return None
         rows = await self.ctx.qbo.query_all(model, *(eq(name, value) for name, value in where.items()))
         for row in rows:
-            if marker_text is None or _has_note(row, str(marker_text)):
+            if marker_text is None or has_note(row, str(marker_text)):
                 return row
         return None
 
@@ -263,62 +307,78 @@ class Executor:
         self, change: Change, model: type[qbo_models.QboEntity], found: qbo_models.QboEntity
     ) -> AppliedChange:
         """Link a record an earlier attempt of ours created, then bring it up to the planned content."""
-        kind, paymo_id, _ = self._identity(change)
+        kind, paymo_id, _ = self.identity(change)
         assert found.Id is not None
         assert found.SyncToken is not None
         assert change.payload is not None
         assert change.content_hash is not None
         rid = request_id(kind, paymo_id, change.content_hash, f"adopt:{found.SyncToken}")
-        payload = self._resolve_links(change.payload)
+        payload = self.resolve_links(change.payload)
         body = model.model_validate({**payload, "Id": found.Id, "SyncToken": found.SyncToken})
         updated = await self.ctx.qbo.update(body, request_id=rid, sparse=True)
         # Fields the earlier attempt set that this payload does not are no longer known to be ours.
-        self._remember_write(change, found.Id, updated, payload)
+        self.remember_write(change, found.Id, updated, payload)
         return await self._read_back(change, model, found.Id, "recovered")
 
     async def _qbo_modify(self, change: Change) -> AppliedChange:
-        kind, paymo_id, qbo_id = self._identity(change)
+        kind, paymo_id, _ = self.identity(change)
+        async with self.ctx.ledger.lock(kind, paymo_id):
+            return await self.modify_locked(change)
+
+    async def modify_locked(
+        self, change: Change, current: qbo_models.QboEntity | None = None
+    ) -> AppliedChange:
+        """An update, void or delete with the record's lock held; ``current`` is the record just read, if any
+        (a stale SyncToken is re-read once)."""
+        kind, paymo_id, qbo_id = self.identity(change)
         if qbo_id is None or change.wire_entity is None:
             raise InputError(f"an {change.action} needs qbo_id and wire_entity", field_name="qbo_id")
         model = qbo_model(change.wire_entity)
         content = change.content_hash or change.action
-        async with self.ctx.ledger.lock(kind, paymo_id):
-            previous = self.ctx.ledger.link(kind, paymo_id)
-            # A sparse update leaves the other fields an earlier write of ours set as they were.
-            ours = set(previous.qbo_fields) if previous is not None and previous.qbo_id == qbo_id else set()
-            for attempt in (1, 2):
+        for attempt in (1, 2):
+            if current is None:
                 current = await self.ctx.qbo.read(model, qbo_id)
-                self._check_unchanged(change, model, current)
-                token = current.SyncToken or "0"
-                rid = request_id(kind, paymo_id, content, f"{change.action}:{token}")
-                try:
-                    if change.action == "update":
-                        payload = self._resolve_links(change.payload or {})
-                        body = model.model_validate({**payload, "Id": qbo_id, "SyncToken": token})
-                        written = await self.ctx.qbo.update(body, request_id=rid, sparse=True)
-                    elif change.action == "void":
-                        written = await self.ctx.qbo.void(model, qbo_id, token, request_id=rid)
-                    else:
-                        written = await self.ctx.qbo.delete(model, qbo_id, token, request_id=rid)
-                except Conflict:
-                    if attempt == 2:
-                        raise
-                    logger.info("stale SyncToken on %s %s; re-reading once", model.entity_name, qbo_id)
-                    continue
-                break
-            written_fields = ours | set(change.payload or {}) if change.action != "delete" else set()
-            self._remember_write(change, qbo_id, written, written_fields)
-        outcome = {"update": "updated", "void": "voided", "delete": "deleted"}[change.action]
+            self.check_unchanged(change, model, current)
+            token = current.SyncToken or "0"
+            rid = request_id(kind, paymo_id, content, f"{change.action}:{token}")
+            try:
+                if change.action == "update":
+                    payload = self.resolve_links(change.payload or {})
+                    body = model.model_validate({**payload, "Id": qbo_id, "SyncToken": token})
+                    written = await self.ctx.qbo.update(body, request_id=rid, sparse=True)
+                elif change.action == "void":
+                    written = await self.ctx.qbo.void(model, qbo_id, token, request_id=rid)
+                else:
+                    written = await self.ctx.qbo.delete(model, qbo_id, token, request_id=rid)
+            except Conflict:
+                if attempt == 2:
+                    raise
+                logger.info("stale SyncToken on %s %s; re-reading once", model.entity_name, qbo_id)
+                current = None
+                continue
+            break
+        self.remember_write(change, qbo_id, written, self.written_fields(change))
+        outcome = MODIFIED[change.action]
         if change.action == "delete":
             return AppliedChange(change, outcome, qbo_id=qbo_id, paymo_id=paymo_id)
         return await self._read_back(change, model, qbo_id, outcome)
 
-    def _remember_write(
+    def written_fields(self, change: Change) -> set[str]:
+        """The fields an update leaves as ours: the payload's, and those an earlier write of ours set (a
+        sparse update keeps them as they were); none after a delete."""
+        if change.action == "delete":
+            return set()
+        kind, paymo_id, qbo_id = self.identity(change)
+        previous = self.ctx.ledger.link(kind, paymo_id)
+        ours = set(previous.qbo_fields) if previous is not None and previous.qbo_id == qbo_id else set()
+        return ours | set(change.payload or {})
+
+    def remember_write(
         self, change: Change, qbo_id: str, written: qbo_models.QboEntity, fields: Iterable[str]
     ) -> None:
         """Link the record our write left in QBO, with the digests of its ``fields`` as QBO returned them
         (see the module docstring), and set the change's done-markers."""
-        kind, paymo_id, _ = self._identity(change)
+        kind, paymo_id, _ = self.identity(change)
         self.ctx.data.observe(written)
         self.ctx.ledger.save_link(
             kind,
@@ -329,16 +389,18 @@ class Executor:
             origin="ours",
             qbo_digests=field_digests(written.to_wire(), fields),
         )
-        self._mark_done(change, qbo_id)
+        self.mark_done(change, qbo_id)
 
-    def _check_unchanged(
+    def check_unchanged(
         self, change: Change, model: type[qbo_models.QboEntity], current: qbo_models.QboEntity
     ) -> None:
         """Refuse to overwrite what someone changed in QuickBooks after the plan was made."""
         if current.SyncToken == change.sync_token or not change.before:
             return
         wire = current.to_wire()
-        changed = [name for name, value in change.before.items() if not _same(_wire_value(wire, name), value)]
+        changed = [
+            name for name, value in change.before.items() if not same_value(wire_value(wire, name), value)
+        ]
         if changed:
             raise Conflict(
                 f"QuickBooks {model.entity_name} {current.Id} was changed by someone else since the plan "
@@ -351,28 +413,25 @@ class Executor:
         self, change: Change, model: type[qbo_models.QboEntity], qbo_id: str, outcome: str
     ) -> AppliedChange:
         record = await self.ctx.qbo.read(model, qbo_id)
-        wire = record.to_wire()
-        findings: list[Finding] = []
-        for path, expected in self._resolve_links(change.expect or {}).items():
-            actual = _wire_value(wire, path)
-            if not _same(actual, expected):
-                findings.append(
-                    Finding(
-                        severity="warning",
-                        code="READBACK_MISMATCH",
-                        message=(
-                            f"QuickBooks {model.entity_name} {qbo_id}: {path} reads back as {actual!s}, "
-                            f"the plan wrote {expected!s}"
-                        ),
-                        record=f"quickbooks:{model.entity_name.lower()}:{qbo_id}",
-                    )
-                )
+        return self.checked(change, model, qbo_id, record, outcome)
+
+    def checked(
+        self,
+        change: Change,
+        model: type[qbo_models.QboEntity],
+        qbo_id: str,
+        record: qbo_models.QboEntity,
+        outcome: str,
+    ) -> AppliedChange:
+        """The change's outcome with the record as read back, and a finding per expected value it lacks."""
+        expect = self.resolve_links(change.expect or {})
+        findings = readback_findings(model, qbo_id, record.to_wire(), expect)
         paymo_id = None if change.paymo_id is None else str(change.paymo_id)
         return AppliedChange(
-            change, outcome, qbo_id=qbo_id, paymo_id=paymo_id, record=record, findings=tuple(findings)
+            change, outcome, qbo_id=qbo_id, paymo_id=paymo_id, record=record, findings=findings
         )
 
-    def _resolve_links(self, value: Any) -> Any:
+    def resolve_links(self, value: Any) -> Any:
         if isinstance(value, str) and value.startswith(LINK_PLACEHOLDER_PREFIX):
             kind, _, paymo_id = value.removeprefix(LINK_PLACEHOLDER_PREFIX).rpartition(":")
             link = self.ctx.ledger.link(kind, paymo_id)
@@ -383,12 +442,12 @@ class Executor:
                 )
             return link.qbo_id
         if isinstance(value, Mapping):
-            return {key: self._resolve_links(item) for key, item in value.items()}
+            return {key: self.resolve_links(item) for key, item in value.items()}
         if isinstance(value, list):
-            return [self._resolve_links(item) for item in value]
+            return [self.resolve_links(item) for item in value]
         return value
 
-    def _mark_done(self, change: Change, value: str) -> None:
+    def mark_done(self, change: Change, value: str) -> None:
         spec = (change.lookup or {}).get("mark_done")
         if not spec:
             return
@@ -423,14 +482,28 @@ class Executor:
             invoice_id = int(change.payload["invoice_id"])
             siblings = await self.ctx.paymo.list_invoice_payments(where=f"invoice_id={invoice_id}")
             for payment in siblings:
-                if _holds_marker(str(payment.notes or ""), str(marker_text)):
+                if holds_marker(str(payment.notes or ""), str(marker_text)):
                     ledger.mark_done(kind, done_key, str(payment.id))
                     return AppliedChange(change, "recovered", paymo_id=str(payment.id), qbo_id=change.qbo_id)
             created = await self.ctx.paymo.create_invoice_payment(
                 invoice_id=invoice_id,
                 amount=Decimal(str(change.payload["amount"])),
-                date=_as_date(change.payload.get("date")),
+                date=as_date(change.payload.get("date")),
                 notes=str(change.payload.get("notes") or "") or None,
             )
             ledger.mark_done(kind, done_key, str(created.id))
         return AppliedChange(change, "created", paymo_id=str(created.id), qbo_id=change.qbo_id)
+
+
+def _position(writes: Sequence[Change], grouped: Sequence[int], change: Change) -> int:
+    for position, index in enumerate(grouped):
+        if writes[index] is change:
+            return position
+    raise ValueError("a batch answered for a change it was not given")
+
+
+async def _report(
+    progress: Progress | None, results: Mapping[int, AppliedChange], total: int, message: str
+) -> None:
+    if progress is not None:
+        await progress(len(results), total, message)
