@@ -248,8 +248,7 @@ class Ledger(DiskStore):
         """Links per kind and pending intents, read from the counts row (one read, whatever the size)."""
         row = self._cache.get(_COUNTS_KEY)
         if not _counts_current(row):
-            # Another process may hold this ledger open with an older version of this code, or
-            # the row was lost: build it again rather than answer wrong.
+            # Opening built it; only a ledger changed behind this class's back lacks it now.
             self._ensure_counts()
             row = self._cache.get(_COUNTS_KEY)
         links = {str(kind): int(count) for kind, count in row["links"].items() if int(count) > 0}
