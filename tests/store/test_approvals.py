@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import diskcache
 import pytest
 
 from paymo_qb_mcp.errors import ApprovalError
@@ -228,3 +229,31 @@ def test_another_process_can_approve(tmp_path: Path) -> None:
         assert result.stdout.strip() == "approved"
         used = server_side.consume(approval.id, "sync_invoice", PLAN)
         assert (used.status, used.decided_by) == ("used", "carol")
+
+
+def test_pending_approvals_are_listed_from_an_index_not_by_reading_every_approval(
+    tmp_path: Path, store: ApprovalStore, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rejected, approved, used, void, expiring = (request(store, plan_hash=f"{n}" * 64) for n in range(5))
+    waiting = request(store)
+    store.reject(rejected.id, "alice")
+    store.approve(approved.id, "alice")
+    store.approve(used.id, "alice")
+    store.consume(used.id, "sync_invoice", "2" * 64)
+    with pytest.raises(ApprovalError, match="void"):
+        store.consume(void.id, "sync_invoice", "another plan")
+    clock.advance(minutes=1)
+    later = store.create("sync_invoice", {}, PLAN, "later", {}, T0 + timedelta(minutes=30))
+    with monkeypatch.context() as patched:
+        patched.setattr(diskcache.Cache, "iterkeys", lambda *a, **k: pytest.fail("every approval was read"))
+        pending = [a.id for a in store.list_pending()]
+        assert sorted(pending[:2]) == sorted([expiring.id, waiting.id])
+        assert pending[2:] == [later.id]
+        clock.advance(minutes=14)  # the first six expire and leave the index
+        assert [a.id for a in store.list_pending()] == [later.id]
+    # A store from before the index: it is built once from the approvals, when opened.
+    with diskcache.Cache(str(tmp_path / "approvals")) as raw:
+        assert raw["index:pending"]["ids"] == [later.id]
+        del raw["index:pending"]
+    with ApprovalStore(tmp_path, clock=clock) as reopened:
+        assert [a.id for a in reopened.list_pending()] == [later.id]

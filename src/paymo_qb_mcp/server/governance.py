@@ -31,6 +31,7 @@ from paymo_qb_mcp.domain.plan import Change, Plan
 from paymo_qb_mcp.errors import ApprovalError, PaymoQbError, PolicyDenied
 from paymo_qb_mcp.server.outputs import ChangeOut, FindingOut, RecordResult, WriteResult
 from paymo_qb_mcp.server.runtime import Runtime
+from paymo_qb_mcp.store.audit import AuditGroup
 from paymo_qb_mcp.sync.executor import ApplyOutcome
 
 __all__ = [
@@ -305,9 +306,27 @@ async def run_write(
     A blocked plan is a tool error ("BLOCKED: ...") — except, with ``blocked_noop_is_answer``, a
     plan that wanted to write nothing anyway (find_client_match on an ambiguous client: the
     candidates are the answer, the blocker only explains why nothing is linked).
+
+    The audit entries go out in two groups (one write and fsync each): what led to the decision,
+    durable before anything is sent to a service, then what was written and the outcome — written
+    when the call ends, however it ends.
     """
+    with runtime_of(ctx).audit.group() as audit:
+        return await _run_write(
+            ctx, prepared, confirmation, result_type, extra_fields, audit, blocked_noop_is_answer
+        )
+
+
+async def _run_write(
+    ctx: Context,
+    prepared: Prepared,
+    confirmation: Any,
+    result_type: type[WriteResult],
+    extra_fields: Callable[[ApplyOutcome | None], dict[str, Any]] | None,
+    audit: AuditGroup,
+    blocked_noop_is_answer: bool,
+) -> WriteResult:
     runtime = runtime_of(ctx)
-    audit = runtime.audit
     plan = prepared.plan
     tool = prepared.tool
     more = extra_fields or (lambda _outcome: {})
@@ -409,12 +428,13 @@ async def run_write(
                 **more(None),
             )
         else:
-            return finish(**_pending(runtime, prepared), **more(None))
+            return finish(**_pending(runtime, prepared, audit), **more(None))
         audit.append("approval_granted", tool=tool, plan_hash=plan.plan_hash, approval=approval_info)
 
     async def progress(done: int, total: int, message: str) -> None:
         await ctx.report_progress(done, total, message)
 
+    audit.flush()  # durable before the first request that writes
     try:
         runtime.write_budget.spend(plan.plan_hash)
         await ctx.report_progress(0, len(plan.writes), f"applying {len(plan.writes)} change(s)")
@@ -490,7 +510,7 @@ def approve_command(approval_id: str, data_dir: Path) -> str:
     return command
 
 
-def _pending(runtime: Runtime, prepared: Prepared) -> dict[str, Any]:
+def _pending(runtime: Runtime, prepared: Prepared, audit: AuditGroup) -> dict[str, Any]:
     plan = prepared.plan
     expires_at = runtime.now() + runtime.policy.approvals.expire_after
     # The human approving out of band sees the summary: it says what they are asked to decide.
@@ -508,7 +528,7 @@ def _pending(runtime: Runtime, prepared: Prepared) -> dict[str, Any]:
         },
     )
     command = approve_command(approval.id, runtime.data_dir)
-    runtime.audit.append(
+    audit.append(
         "approval_requested",
         tool=prepared.tool,
         plan_hash=plan.plan_hash,

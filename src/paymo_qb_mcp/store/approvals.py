@@ -6,6 +6,10 @@ tool with the id, the server recomputes the plan, and `consume` lets it through 
 the plan hash are the ones approved. Every state change is one SQLite transaction, so two processes
 can never both consume an approval. No MCP tool can approve: only this store's `approve`, called by
 the command line.
+
+The ids of the approvals still waiting are kept in one index row, changed in the same transaction as
+the approval itself, so listing what is pending reads those few rows, never every approval ever
+requested. A store written before the index existed has it built once, when it is first opened.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ _PREFIX: Final = "apr_"
 _ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _ID_LENGTH: Final = 6
 _TYPO_FIXES: Final = str.maketrans({"I": "1", "L": "1", "O": "0"})
+# Not an approval id: those always start with _PREFIX (normalize_approval_id adds it).
+_PENDING_KEY: Final = "index:pending"
+_PENDING_VERSION: Final = 1
 
 
 def normalize_approval_id(text: str) -> str:
@@ -133,12 +140,17 @@ class Approval:
         )
 
 
+def _index_current(row: Any) -> bool:
+    return isinstance(row, dict) and row.get("version") == _PENDING_VERSION
+
+
 class ApprovalStore(DiskStore):
     """Approvals of one data directory; safe to open from several processes at once."""
 
     def __init__(self, data_dir: Path, *, clock: Clock = utc_now, known_secrets: Iterable[str] = ()) -> None:
         super().__init__(data_dir / "approvals", clock=clock)
         self._redact = Redactor(known_secrets)
+        self._ensure_pending_index()
 
     def create(
         self,
@@ -172,6 +184,7 @@ class ApprovalStore(DiskStore):
                 details=self._redact(dict(details or {})),
             )
             self._cache.set(approval.id, approval.to_row())
+            self._index_pending(add=approval.id)
         return approval
 
     def get(self, approval_id: str) -> Approval | None:
@@ -183,16 +196,24 @@ class ApprovalStore(DiskStore):
         return self._load(normalize_approval_id(approval_id))
 
     def list_pending(self) -> list[Approval]:
-        """Approvals still waiting for a human and not expired, oldest first."""
+        """Approvals still waiting for a human and not expired, oldest first.
+
+        Reads the pending index, not the store; approvals found expired leave the index for good.
+        """
         now = self._now()
-        found = []
-        for key in self._cache.iterkeys():
+        found: list[Approval] = []
+        closed: list[str] = []
+        for key in self._pending_ids():
             row = self._cache.get(key)
-            if row is None:
-                continue
-            approval = Approval.from_row(row)
-            if approval.status == "pending" and not approval.is_expired(now):
+            approval = Approval.from_row(row) if row is not None else None
+            if approval is not None and approval.status == "pending" and not approval.is_expired(now):
                 found.append(approval)
+            else:
+                closed.append(key)
+        if closed:
+            with self._cache.transact():
+                for key in closed:
+                    self._index_pending(remove=key)
         return sorted(found, key=lambda approval: approval.created_at)
 
     def approve(self, approval_id: str, approver: str) -> Approval:
@@ -227,6 +248,7 @@ class ApprovalStore(DiskStore):
             else:
                 outcome = replace(approval, status="used", used_at=now)
             self._cache.set(key, outcome.to_row())
+            self._index_pending(remove=key)
         # Raised after the transaction: raising inside transact() would roll the void back.
         if outcome.status == "void":
             raise ApprovalError(
@@ -248,7 +270,45 @@ class ApprovalStore(DiskStore):
                 raise ApprovalError(refusal)
             decided = replace(approval, status=status, decided_by=approver, decided_at=now, reason=reason)
             self._cache.set(key, decided.to_row())
+            self._index_pending(remove=key)
         return decided
+
+    def _pending_ids(self) -> list[str]:
+        row = self._cache.get(_PENDING_KEY)
+        if not _index_current(row):
+            self._ensure_pending_index()
+            row = self._cache.get(_PENDING_KEY)
+        return [str(key) for key in row["ids"]]
+
+    def _ensure_pending_index(self) -> None:
+        """Build the pending index from every approval when it is missing (a store from before it)."""
+        if _index_current(self._cache.get(_PENDING_KEY)):
+            return  # the usual case, without taking SQLite's write lock
+        with self._cache.transact():
+            if _index_current(self._cache.get(_PENDING_KEY)):
+                return
+            ids = [
+                key
+                for key in self._cache.iterkeys()
+                if isinstance(key, str)
+                and key.startswith(_PREFIX)
+                and (self._cache.get(key) or {}).get("status") == "pending"
+            ]
+            self._cache.set(_PENDING_KEY, {"version": _PENDING_VERSION, "ids": sorted(ids)})
+
+    def _index_pending(self, *, add: str | None = None, remove: str | None = None) -> None:
+        """Change the pending index inside the caller's transaction."""
+        row = self._cache.get(_PENDING_KEY)
+        if not _index_current(row):
+            self._ensure_pending_index()  # counts what the caller's transaction already wrote
+            row = self._cache.get(_PENDING_KEY)
+        ids = set(row["ids"])
+        if add is not None:
+            ids.add(add)
+        if remove is not None:
+            ids.discard(remove)
+        if ids != set(row["ids"]):
+            self._cache.set(_PENDING_KEY, {"version": _PENDING_VERSION, "ids": sorted(ids)})
 
     def _load(self, key: str) -> Approval:
         row = self._cache.get(key)

@@ -12,6 +12,18 @@ value passes through a redaction pass first: keys that name secrets (token, secr
 api_key, authorization, refresh...), bearer credentials and JWTs in text, and the configured secret
 values themselves never reach the file. Appends are synchronous (they fsync); async callers with
 tight latency needs can run them with `anyio.to_thread.run_sync`.
+
+What one call writes can go out together: `append_many` (or a `group()`, which collects events and
+writes them when flushed) chains several entries and writes them with one write and one fsync of
+the log, then one of the head record. Each entry keeps the time it was recorded at. A group is
+durable when `append_many`/`flush` returns; a crash in the middle leaves its first entries and at
+most one cut line, exactly as a crash between and during single appends would: `verify` reports the
+cut line and the next append drops it.
+
+Durability costs two fsyncs per append or group: the log (its directory too when the append created
+it) and the head record's temporary file before it replaces the head. The directory is not synced
+after that replacement: if the rename is lost in a crash the previous head stays, which still
+matches the log (it names an entry that is durably written) — a head can lag the log, never lead it.
 """
 
 from __future__ import annotations
@@ -25,7 +37,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Any, Final, Literal, get_args
+from types import TracebackType
+from typing import Any, Final, Literal, Self, TypedDict, Unpack, get_args
 
 import filelock
 import simplejson
@@ -38,7 +51,10 @@ __all__ = [
     "AUDIT_FILE_NAME",
     "GENESIS_HASH",
     "AuditEvent",
+    "AuditFields",
+    "AuditGroup",
     "AuditLog",
+    "AuditRecord",
     "VerifyResult",
     "canonical_json",
     "verify",
@@ -57,6 +73,25 @@ AuditEvent = Literal[
     "error",
 ]
 AUDIT_EVENTS: Final = frozenset(get_args(AuditEvent))
+
+
+class AuditFields(TypedDict, total=False):
+    """What an entry may say besides its event; None (or absent) fields are left out of the entry."""
+
+    tool: str | None
+    arguments: Mapping[str, Any] | None
+    plan_hash: str | None
+    decision: str | None
+    rule: str | None
+    approval: Mapping[str, Any] | None
+    outcome: str | None
+    ids: Mapping[str, Any] | None
+    upstream_request_ids: Sequence[str] | None
+    message: str | None
+    details: Mapping[str, Any] | None
+
+
+_FIELD_NAMES: Final = frozenset(AuditFields.__annotations__)
 AUDIT_FILE_NAME: Final = "audit.jsonl"
 GENESIS_HASH: Final = "0" * 64
 _LOCK_TIMEOUT_S: Final = 30.0
@@ -276,56 +311,57 @@ class AuditLog:
     ) -> AuditLog:
         return cls(data_dir / AUDIT_FILE_NAME, clock=clock, known_secrets=known_secrets)
 
-    def append(
-        self,
-        event: AuditEvent,
-        *,
-        tool: str | None = None,
-        arguments: Mapping[str, Any] | None = None,
-        plan_hash: str | None = None,
-        decision: str | None = None,
-        rule: str | None = None,
-        approval: Mapping[str, Any] | None = None,
-        outcome: str | None = None,
-        ids: Mapping[str, Any] | None = None,
-        upstream_request_ids: Sequence[str] | None = None,
-        message: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Write one event (redacted, chained, fsynced) and return the entry as written.
+    def record(self, event: AuditEvent, **fields: Unpack[AuditFields]) -> AuditRecord:
+        """One event, timed now and redacted, ready to be chained by `append_many` (nothing is written).
 
         `approval` is e.g. {"id": "apr_7K2M9Q", "channel": "elicitation" | "out_of_band", "by": "alice"};
         `ids` e.g. {"paymo": "1035", "quickbooks": "146"}.
         """
         if event not in AUDIT_EVENTS:
             raise ValueError(f"unknown audit event {event!r}; use one of {sorted(AUDIT_EVENTS)}")
+        unknown = set(fields) - _FIELD_NAMES
+        if unknown:
+            raise TypeError(f"unknown audit fields {sorted(unknown)}; use some of {sorted(_FIELD_NAMES)}")
         now = self._clock()
         if now.tzinfo is None:
             raise ValueError("the audit clock must return timezone-aware datetimes")
-        fields: dict[str, Any] = {
-            "tool": tool,
-            "arguments": arguments,
-            "plan_hash": plan_hash,
-            "decision": decision,
-            "rule": rule,
-            "approval": approval,
-            "outcome": outcome,
-            "ids": ids,
-            "upstream_request_ids": upstream_request_ids,
-            "message": message,
-            "details": details,
-        }
         body = self._redact(_plain({name: value for name, value in fields.items() if value is not None}))
+        return AuditRecord(event, now.isoformat(), body)
+
+    def append(self, event: AuditEvent, **fields: Unpack[AuditFields]) -> dict[str, Any]:
+        """Write one event (redacted, chained, fsynced) and return the entry as written; see `record`."""
+        return self.append_many([self.record(event, **fields)])[0]
+
+    def append_many(self, records: Sequence[AuditRecord]) -> list[dict[str, Any]]:
+        """Chain `records` in order and write them with one write and one fsync; the entries as written.
+
+        Durable when it returns. Other processes' entries never fall between them (one lock is held).
+        """
+        if not records:
+            return []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._thread_lock, filelock.FileLock(str(self.path) + ".lock", timeout=_LOCK_TIMEOUT_S):
             seq, prev = self._last_link()
-            entry = {"seq": seq + 1, "time": now.isoformat(), "event": event, "prev": prev, **body}
-            # Round-trip once so what is hashed is exactly what `verify` will parse back.
-            entry = _parse(canonical_json(entry))
-            entry["hash"] = _digest(entry)
-            self._write_line(canonical_json(entry) + b"\n")
-            self._write_head(entry["seq"], entry["hash"])
-        return dict(entry)
+            written: list[dict[str, Any]] = []
+            block = bytearray()
+            for record in records:
+                seq += 1
+                entry = {"seq": seq, "time": record.time, "event": record.event, "prev": prev, **record.body}
+                # Round-trip once so what is hashed is exactly what `verify` will parse back.
+                entry = _parse(canonical_json(entry))
+                entry["hash"] = prev = _digest(entry)
+                block += canonical_json(entry) + b"\n"
+                written.append(entry)
+            self._write_line(bytes(block))
+            self._write_head(seq, prev)
+        return [dict(entry) for entry in written]
+
+    def group(self) -> AuditGroup:
+        """Collect events and write them together: ``with log.group() as events: events.append(...)``.
+
+        The group writes on `flush()` and when the ``with`` block ends, even by an exception.
+        """
+        return AuditGroup(self)
 
     def tail(self, count: int = 20) -> list[dict[str, Any]]:
         """The last `count` entries, oldest first (unverified: run `verify` to trust them)."""
@@ -396,11 +432,52 @@ class AuditLog:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(descriptor, canonical_json({"seq": seq, "hash": entry_hash}))
+            # Without it a crash could leave the new name on empty content: an unreadable head.
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+        # The directory is not synced: a lost rename leaves the previous head, which the log satisfies.
         os.replace(temporary, head)
-        _fsync_directory(self.path.parent)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """An event recorded but not yet written: its time and redacted fields; `seq`, `prev` and `hash`
+    are given when `AuditLog.append_many` chains it."""
+
+    event: AuditEvent
+    time: str
+    body: Mapping[str, Any]
+
+
+class AuditGroup:
+    """Events of one call, written together (one write, one fsync) when flushed.
+
+    `append` takes the arguments of `AuditLog.append` and records the event now (its time, its
+    redaction); `flush` writes what was recorded since the last flush and returns it as written.
+    Flush before anything the entries must precede (a write sent to a service): until then they
+    are only in memory.
+    """
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+        self._pending: list[AuditRecord] = []
+
+    def append(self, event: AuditEvent, **fields: Unpack[AuditFields]) -> None:
+        self._pending.append(self.log.record(event, **fields))
+
+    def flush(self) -> list[dict[str, Any]]:
+        pending, self._pending = self._pending, []
+        return self.log.append_many(pending)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Also on an exception: the entries say what happened before it (an error entry among them).
+        self.flush()
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -8,6 +8,11 @@ work on one record across processes with an OS file lock, which the OS releases 
 
 Ids are stored as strings: Paymo ids are integers on the wire, QBO ids are strings, and some kinds
 (aggregated time, for example) key on composite text.
+
+How many links each kind has and how many intents are pending is kept in one counts row, changed in
+the same transaction as the link or intent it counts, so `counts()` answers without reading the
+ledger and a crash never leaves the counts out of step. A ledger written before the counts existed
+has them built once, by the first process that opens it.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ from paymo_qb_mcp.domain.fingerprint import fingerprint
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.store._diskstore import Clock, DiskStore, utc_now
 
-__all__ = ["BATCH_INTENT_PREFIX", "Intent", "Ledger", "Link", "Origin"]
+__all__ = ["BATCH_INTENT_PREFIX", "Intent", "Ledger", "LedgerCounts", "Link", "Origin"]
 
 Origin = Literal["paymo", "quickbooks", "ours"]
 _ORIGINS: Final = frozenset(get_args(Origin))
 _SEPARATOR: Final = "\x1f"  # ASCII unit separator: never part of an id, a kind or a cursor name
 # An intent whose request id starts with this names a recorded batch (``record_batch``), not a requestid.
 BATCH_INTENT_PREFIX: Final = "batch:"
+_COUNTS_VERSION: Final = 1
 _FIRST_POLL_S: Final = 0.005
 _MAX_POLL_S: Final = 0.2
 
@@ -75,6 +81,14 @@ class Link:
 
 
 @dataclass(frozen=True)
+class LedgerCounts:
+    """How many links each kind has (kinds without links left out) and how many intents are pending."""
+
+    links: Mapping[str, int]
+    pending_intents: int
+
+
+@dataclass(frozen=True)
 class Intent:
     """Recorded before a create: if no link follows, the create may or may not have reached QBO."""
 
@@ -103,6 +117,7 @@ class Ledger(DiskStore):
         super().__init__(data_dir / "ledger", clock=clock)
         self._locks_dir = data_dir / "locks" / "records"
         self._locks_dir.mkdir(parents=True, exist_ok=True)
+        self._ensure_counts()
 
     # -- links ---------------------------------------------------------------------------------
 
@@ -149,7 +164,8 @@ class Ledger(DiskStore):
                 self._cache.delete(_key("qbo", link.kind, previous["qbo_id"]))
             self._cache.set(forward, _link_to_row(link))
             self._cache.set(reverse, link.paymo_id)
-            self._cache.delete(_key("intent", link.kind, link.paymo_id))
+            cleared = self._cache.delete(_key("intent", link.kind, link.paymo_id))
+            self._count(link.kind, links=0 if previous is not None else 1, intents=-1 if cleared else 0)
         return link
 
     def link(self, kind: str, paymo_id: str | int) -> Link | None:
@@ -174,6 +190,7 @@ class Ledger(DiskStore):
                 return False
             self._cache.delete(forward)
             self._cache.delete(_key("qbo", kind, row["qbo_id"]))
+            self._count(kind, links=-1)
         return True
 
     def links(self, kind: str | None = None) -> list[Link]:
@@ -195,14 +212,18 @@ class Ledger(DiskStore):
             content_hash=content_hash,
             recorded_at=self._now(),
         )
-        self._cache.set(
-            _key("intent", intent.kind, intent.paymo_id),
-            {
-                "request_id": intent.request_id,
-                "content_hash": intent.content_hash,
-                "recorded_at": intent.recorded_at.isoformat(),
-            },
-        )
+        key = _key("intent", intent.kind, intent.paymo_id)
+        with self._cache.transact():
+            replaced = key in self._cache
+            self._cache.set(
+                key,
+                {
+                    "request_id": intent.request_id,
+                    "content_hash": intent.content_hash,
+                    "recorded_at": intent.recorded_at.isoformat(),
+                },
+            )
+            self._count(intent.kind, intents=0 if replaced else 1)
         return intent
 
     def intent(self, kind: str, paymo_id: str | int) -> Intent | None:
@@ -218,7 +239,22 @@ class Ledger(DiskStore):
         ]
 
     def clear_intent(self, kind: str, paymo_id: str | int) -> None:
-        self._cache.delete(_key("intent", _part(kind, "kind"), _part(paymo_id, "paymo_id")))
+        kind = _part(kind, "kind")
+        with self._cache.transact():
+            if self._cache.delete(_key("intent", kind, _part(paymo_id, "paymo_id"))):
+                self._count(kind, intents=-1)
+
+    # -- counts --------------------------------------------------------------------------------
+
+    def counts(self) -> LedgerCounts:
+        """Links per kind and pending intents, read from the counts row (one read, whatever the size)."""
+        row = self._cache.get(_COUNTS_KEY)
+        if not _counts_current(row):
+            # Opening built it; only a ledger changed behind this class's back lacks it now.
+            self._ensure_counts()
+            row = self._cache.get(_COUNTS_KEY)
+        links = {str(kind): int(count) for kind, count in row["links"].items() if int(count) > 0}
+        return LedgerCounts(links=dict(sorted(links.items())), pending_intents=int(row["intents"]))
 
     # -- batch outbox ---------------------------------------------------------------------------
 
@@ -295,10 +331,47 @@ class Ledger(DiskStore):
 
     # -- helpers -------------------------------------------------------------------------------
 
+    def _ensure_counts(self) -> None:
+        """Build the counts row from the ledger's rows when it is missing (a ledger from before counts)."""
+        if _counts_current(self._cache.get(_COUNTS_KEY)):
+            return  # the usual case, without taking SQLite's write lock
+        with self._cache.transact():
+            if _counts_current(self._cache.get(_COUNTS_KEY)):
+                return
+            links: dict[str, int] = {}
+            for parts, row in self._scan("link", None):
+                if row is not None:
+                    links[parts[0]] = links.get(parts[0], 0) + 1
+            intents = sum(1 for _, row in self._scan("intent", None) if row is not None)
+            self._cache.set(_COUNTS_KEY, {"version": _COUNTS_VERSION, "links": links, "intents": intents})
+
+    def _count(self, kind: str, *, links: int = 0, intents: int = 0) -> None:
+        """Move the counts by what the caller's transaction changes; call it inside that transaction."""
+        if not links and not intents:
+            return
+        row = self._cache.get(_COUNTS_KEY)
+        if not _counts_current(row):
+            self._ensure_counts()  # the rows this transaction already wrote are counted by the rebuild
+            return
+        per_kind = dict(row["links"])
+        per_kind[kind] = per_kind.get(kind, 0) + links
+        if per_kind[kind] <= 0:
+            del per_kind[kind]
+        self._cache.set(
+            _COUNTS_KEY, {"version": _COUNTS_VERSION, "links": per_kind, "intents": row["intents"] + intents}
+        )
+
     def _scan(self, namespace: str, kind: str | None) -> Iterator[tuple[list[str], Any]]:
         prefix = _key(namespace, _part(kind, "kind"), "") if kind is not None else namespace + _SEPARATOR
         for key in sorted(k for k in self._cache.iterkeys() if isinstance(k, str) and k.startswith(prefix)):
             yield key.split(_SEPARATOR)[1:], self._cache.get(key)
+
+
+_COUNTS_KEY: Final = _key("meta", "counts")
+
+
+def _counts_current(row: Any) -> bool:
+    return isinstance(row, dict) and row.get("version") == _COUNTS_VERSION
 
 
 def _link_to_row(link: Link) -> dict[str, Any]:

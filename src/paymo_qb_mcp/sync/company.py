@@ -3,9 +3,10 @@
 QuickBooks: customers, vendors, employees, items, accounts, terms and payment methods are read once
 and then kept current with change data capture (one ``GET /cdc`` for all of them, from QBO's own clock
 with an overlap; its 30-day window and its 1000-object cap are met by a full reload). Tax codes and
-rates (which QBO's change data capture does not track), preferences and company info are re-read every
-``settings_interval``. Paymo: the company settings, clients and client contacts, kept current with
-``updated_on`` filters and re-read whole every ``settings_interval`` (Paymo reports no deletions).
+rates (which QBO's change data capture does not track), preferences and company info are each read
+when first needed and again every ``settings_interval``. Paymo: the company settings (the same way),
+clients and client contacts, kept current with ``updated_on`` filters and re-read whole every
+``settings_interval`` (Paymo reports no deletions).
 
 Freshness: data older than ``refresh_interval`` is caught up before it is used, and a plan about to
 take a new decision about a customer (link or create) catches up if the data predates the plan
@@ -14,10 +15,11 @@ seen before anything is linked or created. A catch-up that fails drops the cache
 disk) and the error propagates: stale data is never trusted. What a write depends on (the record, its
 SyncToken, a balance) is not taken from here: planners and the executor read it fresh.
 
-The data is persisted as snapshots in the data directory, keyed by company, so a restarted server
-starts warm and only catches up. A snapshot is written whole and atomically, and always describes a
-consistent moment (its records and the high-water mark they were caught up to), so two processes
-writing in turn can only make the next catch-up longer, never wrong.
+The lists are persisted as snapshots in the data directory, keyed by company, so a restarted server
+starts warm and only catches up (settings, being a few requests, are read again). A snapshot is
+written whole and atomically, and always describes a consistent moment (its records and the
+high-water mark they were caught up to), so two processes writing in turn can only make the next
+catch-up longer, never wrong.
 """
 
 from __future__ import annotations
@@ -206,17 +208,29 @@ class _PartyNames:
 
 
 @dataclass
-class _QboSettings:
+class _Settings:
+    """QBO's preferences and company info (the facts)."""
+
     preferences: qbo_models.Preferences
     company_info: qbo_models.CompanyInfo
+    read_at: float
+
+
+@dataclass
+class _TaxTables:
     tax_codes: dict[str, qbo_models.TaxCode]
     tax_rates: dict[str, qbo_models.TaxRate]
     read_at: float
 
 
 @dataclass
-class _PaymoData:
+class _PaymoCompany:
     company: paymo_models.Company
+    read_at: float
+
+
+@dataclass
+class _PaymoData:
     clients: dict[int, paymo_models.Client]
     contacts: dict[int, paymo_models.ClientContact]
     mark: dt.datetime | None
@@ -253,8 +267,11 @@ class CompanyData:
         self._rows: dict[str, dict[str, qbo_models.QboEntity]] | None = None
         self._mark: dt.datetime | None = None
         self._caught_up_at = float("-inf")
-        self._qbo_settings: _QboSettings | None = None
+        self._qbo_settings: _Settings | None = None
+        self._tax: _TaxTables | None = None
+        self._paymo_company: _PaymoCompany | None = None
         self._paymo_data: _PaymoData | None = None
+        self._settings_lock = anyio.Lock()
         self._matcher = _CustomerMatcher()
         self._names = _PartyNames()
         self._facts: CompanyFacts | None = None
@@ -364,10 +381,10 @@ class CompanyData:
     # --- QuickBooks settings --------------------------------------------------------------------------
 
     async def tax_codes(self) -> Mapping[str, qbo_models.TaxCode]:
-        return (await self._fresh_settings()).tax_codes
+        return (await self._fresh_tax()).tax_codes
 
     async def tax_rates(self) -> Mapping[str, qbo_models.TaxRate]:
-        return (await self._fresh_settings()).tax_rates
+        return (await self._fresh_tax()).tax_rates
 
     async def preferences(self) -> qbo_models.Preferences:
         return (await self._fresh_settings()).preferences
@@ -378,15 +395,23 @@ class CompanyData:
     async def facts(self) -> CompanyFacts:
         """Tax model, currencies, numbering and closed period of the QBO company; Paymo's time zone."""
         settings = await self._fresh_settings()
-        paymo = await self._fresh_paymo()
+        company = await self.paymo_company()
         if self._facts is None:
-            self._facts = _facts(settings.preferences, settings.company_info, paymo.company)
+            self._facts = _facts(settings.preferences, settings.company_info, company)
         return self._facts
 
     # --- Paymo ---------------------------------------------------------------------------------------
 
     async def paymo_company(self) -> paymo_models.Company:
-        return (await self._fresh_paymo()).company
+        """The Paymo company settings (currency, taxes, time zone), re-read every ``settings_interval``."""
+        async with self._settings_lock:
+            held = self._paymo_company
+            if held is None or self._clock() - held.read_at >= self.settings.settings_interval:
+                started = self._clock()
+                held = _PaymoCompany(await self._paymo.company(), started)
+                self._paymo_company = held
+                self._facts = None
+            return held.company
 
     async def paymo_client(self, client_id: int) -> paymo_models.Client:
         """A Paymo client (read and remembered when the cache does not know it yet)."""
@@ -429,6 +454,8 @@ class CompanyData:
         self._mark_taken = None
         self._caught_up_at = float("-inf")
         self._qbo_settings = None
+        self._tax = None
+        self._paymo_company = None
         self._paymo_data = None
         self._matcher = _CustomerMatcher()
         self._names = _PartyNames()
@@ -442,6 +469,7 @@ class CompanyData:
         refused a reference we believed active, a period we believed open, a name we believed free)."""
         self._caught_up_at = float("-inf")
         self._qbo_settings = None
+        self._tax = None
         self._facts = None
 
     async def persist(self, *, force: bool = False) -> None:
@@ -517,7 +545,7 @@ class CompanyData:
         self._matcher = _CustomerMatcher()
         self._names = _PartyNames()
         try:
-            preferences, mark = await self._qbo.preferences_at()
+            _, mark = await self._qbo.preferences_at()
             loaded: dict[str, list[qbo_models.QboEntity]] = {}
 
             async def load(model: type[qbo_models.QboEntity]) -> None:
@@ -526,7 +554,6 @@ class CompanyData:
             async with anyio.create_task_group() as group:
                 for model in QBO_TRACKED:
                     group.start_soon(load, model)
-            settings = await self._read_settings(preferences)
         except PaymoQbError:
             self.invalidate()
             raise
@@ -534,8 +561,6 @@ class CompanyData:
         for model in QBO_TRACKED:
             for record in loaded[model.entity_name]:
                 self._put(model.entity_name, record)
-        self._qbo_settings = settings
-        self._facts = None
         self._mark = mark
         self._mark_taken = self._wall_clock()
         self._caught_up_at = started
@@ -563,46 +588,37 @@ class CompanyData:
     def _mark_too_old(self) -> bool:
         return self._mark_taken is None or self._wall_clock() - self._mark_taken > _CDC_MAX_AGE
 
-    async def _fresh_settings(self) -> _QboSettings:
-        async with self._qbo_lock:
-            await self._qbo_loaded()
-            settings = self._qbo_settings
-            if settings is None or self._clock() - settings.read_at >= self.settings.settings_interval:
+    async def _fresh_settings(self) -> _Settings:
+        async with self._settings_lock:
+            held = self._qbo_settings
+            if held is None or self._clock() - held.read_at >= self.settings.settings_interval:
+                started = self._clock()
                 try:
-                    settings = await self._read_settings(None)
+                    preferences = await self._qbo.preferences()
+                    info = await self._qbo.company_info()
                 except PaymoQbError:
                     self.invalidate()
                     raise
-                self._qbo_settings = settings
+                held = _Settings(preferences, info, started)
+                self._qbo_settings = held
                 self._facts = None
-                self._qbo_dirty = True
-        return settings
+                self.stats["settings_reads"] += 1
+            return held
 
-    async def _read_settings(self, preferences: qbo_models.Preferences | None) -> _QboSettings:
-        started = self._clock()
-        found: dict[str, Any] = {}
-
-        async def read(name: str, reader: Callable[[], Any]) -> None:
-            found[name] = await reader()
-
-        async with anyio.create_task_group() as group:
-            if preferences is None:
-                group.start_soon(read, "preferences", self._qbo.preferences)
-            group.start_soon(read, "company_info", self._qbo.company_info)
-            group.start_soon(
-                read, "tax_codes", lambda: self._qbo.query_all(qbo_models.TaxCode, ACTIVE_OR_INACTIVE)
-            )
-            group.start_soon(
-                read, "tax_rates", lambda: self._qbo.query_all(qbo_models.TaxRate, ACTIVE_OR_INACTIVE)
-            )
-        self.stats["settings_reads"] += 1
-        return _QboSettings(
-            preferences=preferences if preferences is not None else found["preferences"],
-            company_info=found["company_info"],
-            tax_codes=_by_id(found["tax_codes"]),
-            tax_rates=_by_id(found["tax_rates"]),
-            read_at=started,
-        )
+    async def _fresh_tax(self) -> _TaxTables:
+        async with self._settings_lock:
+            held = self._tax
+            if held is None or self._clock() - held.read_at >= self.settings.settings_interval:
+                started = self._clock()
+                try:
+                    codes = await self._qbo.query_all(qbo_models.TaxCode, ACTIVE_OR_INACTIVE)
+                    rates = await self._qbo.query_all(qbo_models.TaxRate, ACTIVE_OR_INACTIVE)
+                except PaymoQbError:
+                    self.invalidate()
+                    raise
+                held = _TaxTables(_by_id(codes), _by_id(rates), started)
+                self._tax = held
+            return held
 
     # --- Paymo internals -----------------------------------------------------------------------------
 
@@ -646,7 +662,6 @@ class CompanyData:
             clients = (paymo_models.Client.model_validate(row) for row in document["clients"])
             contacts = (paymo_models.ClientContact.model_validate(row) for row in document["contacts"])
             return _PaymoData(
-                company=paymo_models.Company.model_validate(document["company"]),
                 clients={client.id: client for client in clients},
                 contacts={contact.id: contact for contact in contacts},
                 mark=dt.datetime.fromisoformat(mark) if isinstance(mark, str) else None,
@@ -666,16 +681,13 @@ class CompanyData:
             found[name] = await reader()
 
         async with anyio.create_task_group() as group:
-            group.start_soon(read, "company", self._paymo.company)
             group.start_soon(read, "clients", self._paymo.list_clients)
             group.start_soon(read, "contacts", self._paymo.list_client_contacts)
         clients: dict[int, paymo_models.Client] = {client.id: client for client in found["clients"]}
         contacts: dict[int, paymo_models.ClientContact] = {c.id: c for c in found["contacts"]}
-        self._facts = None
         self._paymo_dirty = True
         self.stats["paymo_reads"] += 1
         return _PaymoData(
-            company=found["company"],
             clients=clients,
             contacts=contacts,
             mark=_latest_update([*clients.values(), *contacts.values()]),
@@ -705,20 +717,12 @@ class CompanyData:
 
     def _qbo_snapshot(self) -> bytes:
         assert self._rows is not None
-        settings = self._qbo_settings
         document: dict[str, Any] = {
             "version": _SNAPSHOT_VERSION,
             "mark": self._mark.isoformat() if self._mark is not None else None,
             "mark_taken": self._mark_taken.isoformat() if self._mark_taken is not None else None,
             "rows": {name: [row.to_wire() for row in rows.values()] for name, rows in self._rows.items()},
         }
-        if settings is not None:
-            document["settings"] = {
-                "preferences": settings.preferences.to_wire(),
-                "company_info": settings.company_info.to_wire(),
-                "tax_codes": [code.to_wire() for code in settings.tax_codes.values()],
-                "tax_rates": [rate.to_wire() for rate in settings.tax_rates.values()],
-            }
         return jsonwire.dumps(document)
 
     @staticmethod
@@ -727,7 +731,6 @@ class CompanyData:
             {
                 "version": _SNAPSHOT_VERSION,
                 "mark": data.mark.isoformat() if data.mark is not None else None,
-                "company": data.company.model_dump(mode="python"),
                 "clients": [client.model_dump(mode="python") for client in data.clients.values()],
                 "contacts": [contact.model_dump(mode="python") for contact in data.contacts.values()],
             }
@@ -752,22 +755,11 @@ class CompanyData:
             self._mark = dt.datetime.fromisoformat(document["mark"])
             taken = document.get("mark_taken")
             self._mark_taken = dt.datetime.fromisoformat(taken) if isinstance(taken, str) else None
-            settings = document.get("settings")
-            if settings is not None:
-                self._qbo_settings = _QboSettings(
-                    preferences=qbo_models.Preferences.model_validate(settings["preferences"]),
-                    company_info=qbo_models.CompanyInfo.model_validate(settings["company_info"]),
-                    tax_codes=_by_id(qbo_models.TaxCode.model_validate(r) for r in settings["tax_codes"]),
-                    tax_rates=_by_id(qbo_models.TaxRate.model_validate(r) for r in settings["tax_rates"]),
-                    # Settings are re-read on their own schedule, counted from this start.
-                    read_at=self._clock(),
-                )
         except (PaymoQbError, KeyError, TypeError, ValueError, AttributeError):
             logger.warning("the QuickBooks company snapshot cannot be read; reading QuickBooks again")
             remove_snapshot(self._qbo_file)
             self._rows = None
             self._mark = None
-            self._qbo_settings = None
             self._matcher = _CustomerMatcher()
             self._names = _PartyNames()
             return False

@@ -38,7 +38,7 @@ from paymo_qb_mcp.paymo.where import ge as paymo_ge
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.models import PRIVATE_NOTE_MAX_LENGTH, is_voided
-from paymo_qb_mcp.quickbooks.query import eq, ge, in_
+from paymo_qb_mcp.quickbooks.query import ge, in_
 from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.invoices import INVOICE_LINK_KIND, exchange_rate
@@ -843,14 +843,18 @@ async def qbo_payments_for(
     ctx: SyncContext, invoices: Sequence[qbo_models.Invoice], since: dt.date | None, *, per_customer: bool
 ) -> list[qbo_models.Payment]:
     """The QBO payments that may apply to ``invoices``: by customer (or by date when ``per_customer`` is
-    false and ``since`` is given), plus any the invoices' ``LinkedTxn`` name that the query missed."""
+    false and ``since`` is given), plus any the invoices' ``LinkedTxn`` name that the query missed.
+
+    Customers are asked for in ``CustomerRef IN (...)`` groups and the missed payments by ``Id IN (...)``,
+    so the number of requests grows with the number of rows returned, not with the number of customers.
+    """
     found: dict[str, qbo_models.Payment] = {}
     date_condition = [ge("TxnDate", since)] if since is not None else []
     if per_customer or since is None:
         customers = sorted({inv.CustomerRef.value for inv in invoices if inv.CustomerRef is not None})
-        for customer in customers:
+        for chunk in _chunks(customers):
             for row in await ctx.qbo.query_all(
-                qbo_models.Payment, eq("CustomerRef", customer), *date_condition
+                qbo_models.Payment, in_("CustomerRef", chunk), *date_condition
             ):
                 if row.Id is not None:
                     found[row.Id] = row
@@ -864,15 +868,14 @@ async def qbo_payments_for(
             for inv in invoices
             for link in inv.LinkedTxn or ()
             if link.TxnType == "Payment" and link.TxnId not in found
-        }
+        },
+        key=qbo_id_order,
     )
-    for payment_id in linked:
-        try:
-            row = await ctx.qbo.read(qbo_models.Payment, payment_id)
-        except NotFound:
-            continue
-        if row.Id is not None and (since is None or (row.TxnDate is not None and row.TxnDate >= since)):
-            found[row.Id] = row
+    # A payment deleted since the invoice named it is simply not returned (a read would be NotFound).
+    for chunk in _chunks(linked):
+        for row in await ctx.qbo.query_all(qbo_models.Payment, in_("Id", chunk)):
+            if row.Id is not None and (since is None or (row.TxnDate is not None and row.TxnDate >= since)):
+                found[row.Id] = row
     return sorted(found.values(), key=lambda payment: qbo_id_order(payment.Id))
 
 

@@ -29,7 +29,7 @@ from paymo_qb_mcp.domain.timeagg import (
     local_date,
     time_added_since_push,
 )
-from paymo_qb_mcp.errors import InputError, NotFound
+from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
@@ -430,6 +430,7 @@ class _InvoiceComparer:
     async def qbo_only(self, ctx: SyncContext, side: _InvoiceSide) -> None:
         """QBO invoices of the period that no Paymo invoice of the period accounts for."""
         known = {invoice.id for invoice in side.paymo}
+        unaccounted: list[tuple[qbo_models.Invoice, dict[str, str | None], int | None]] = []
         for row in sorted(side.qbo_in_period, key=lambda r: qbo_id_order(r.Id)):
             if row.Id is None or row.Id in side.accounted_qbo_ids or is_voided(row):
                 continue
@@ -439,10 +440,21 @@ class _InvoiceComparer:
             sources += [
                 found.paymo_id for found in find_markers(row.PrivateNote) if found.kind == KIND_INVOICE
             ]
-            fields = {"currency": currency, **_qbo_invoice_fields(row, currency)}
             if not sources and self._made_from_paymo_time(row):
                 continue
-            if not sources:
+            if sources and sources[0] in known:
+                continue
+            fields = {"currency": currency, **_qbo_invoice_fields(row, currency)}
+            unaccounted.append((row, fields, sources[0] if sources else None))
+        # Dated outside the period in Paymo, a source still exists and only the dates differ: one listing
+        # per chunk of ids tells which sources are gone, instead of one read per invoice.
+        outside = sorted({source for _, _, source in unaccounted if source is not None})
+        existing: set[int] = set()
+        for chunk in _chunks(outside):
+            listed = await ctx.paymo.list_invoices(where=paymo_in("id", [int(i) for i in chunk]))
+            existing.update(invoice.id for invoice in listed)
+        for _row, fields, source in unaccounted:
+            if source is None:
                 self.invoices.append(
                     InvoiceDifference(
                         kind="missing_in_paymo",
@@ -450,14 +462,7 @@ class _InvoiceComparer:
                         **fields,
                     )
                 )
-                continue
-            source = sources[0]
-            if source in known:
-                continue
-            try:
-                # Dated outside the period in Paymo: it exists, and the dates differ only.
-                await ctx.paymo.get_invoice(source)
-            except NotFound:
+            elif source not in existing:
                 self.invoices.append(
                     InvoiceDifference(
                         kind="missing_in_paymo",
