@@ -105,3 +105,30 @@ def test_sandbox_options() -> None:
         build_parser().parse_args(["sandbox", "--paymo-port", "70000"])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["sandbox", "--tax-model", "eu"])
+
+
+def test_rate_time_scale_option() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["sandbox"]).rate_time_scale == 1.0
+    assert parser.parse_args(["sandbox", "--rate-time-scale", "10"]).rate_time_scale == 10.0
+    assert parser.parse_args(["sandbox", "--rate-time-scale", "0.5"]).rate_time_scale == 0.5
+    for nonsense in ("0", "-2", "inf", "nan", "fast"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["sandbox", "--rate-time-scale", nonsense])
+
+
+def test_the_sandbox_served_has_the_limits_and_time_scale_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paymo_qb_mcp.sandbox import Sandbox, runner
+
+    served: list[Sandbox] = []
+
+    async def serve(sandbox: Sandbox, **_: Any) -> None:
+        served.append(sandbox)
+
+    monkeypatch.setattr(runner, "serve", serve)
+    args = build_parser().parse_args(["sandbox", "--rate-limits", "faithful", "--rate-time-scale", "10"])
+    assert args.handler(args) == 0
+    [sandbox] = served
+    assert (sandbox.qbo.time_scale, sandbox.paymo.time_scale) == (10.0, 10.0)
+    assert sandbox.qbo.rate_budget.per_second.period_s == 0.1
+    assert sandbox.paymo.rate_budget.period_s == 0.5

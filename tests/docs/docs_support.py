@@ -33,6 +33,7 @@ _ENV_ASSIGNMENT = re.compile(r"^[A-Z][A-Z0-9_]*=")
 
 # What the docs write in place of a value; the parser needs a value of the right type.
 PLACEHOLDERS = {
+    "FACTOR": "10",
     "ID": "apr_7K2M9Q",
     "N": "0",
     "SECONDS": "900",

@@ -18,6 +18,7 @@ from paymo_qb_mcp.net import jsonwire
 from paymo_qb_mcp.net.http import USER_AGENT, HttpService
 from paymo_qb_mcp.net.ratelimit import UnlimitedLimiter
 from paymo_qb_mcp.net.retry import RetryPolicy
+from paymo_qb_mcp.net.waits import report_waits
 
 BASE = "https://api.example.test/v3/company/9130"
 
@@ -101,6 +102,37 @@ async def test_429_beyond_the_budget_returns_the_429_for_the_caller_to_map() -> 
         response = await service.request("GET", "customer/1", replay_safe=True)
     assert response.status_code == 429
     assert clock.sleeps == []
+
+
+@respx.mock
+async def test_429_without_retry_after_waits_a_second_or_two_then_longer_and_announces_each_wait() -> None:
+    clock = FakeClock()
+    throttled = httpx.Response(429, content=b"<IntuitResponse/>")
+    route = respx.get(f"{BASE}/customer/1").mock(
+        side_effect=[throttled, throttled, throttled, httpx.Response(200, json={})]
+    )
+    heard: list[tuple[str, float, str]] = []
+    with report_waits(lambda service, seconds, reason: heard.append((service, seconds, reason))):
+        async with make_service(clock) as service:
+            response = await service.request("GET", "customer/1", replay_safe=True)
+    assert response.status_code == 200
+    assert route.call_count == 4
+    assert [low <= wait <= 2 * low for wait, low in zip(clock.sleeps, [1.0, 2.0, 4.0], strict=True)] == [
+        True
+    ] * 3
+    assert [(name, seconds) for name, seconds, _ in heard] == [("qbo", wait) for wait in clock.sleeps]
+    assert all("429 rate limited" in reason for _, _, reason in heard)
+
+
+@respx.mock
+async def test_an_extra_limiter_paces_and_sees_every_attempt() -> None:
+    clock = FakeClock()
+    limiter, batch = RecordingLimiter(), RecordingLimiter()
+    respx.post(f"{BASE}/batch").mock(side_effect=[httpx.Response(429), httpx.Response(200, json={})])
+    async with make_service(clock, limiter) as service:
+        await service.request("POST", "batch", json_body={}, replay_safe=True, extra_limiter=batch)
+    assert (batch.slots, batch.observed) == (2, [429, 200])
+    assert (limiter.slots, limiter.observed) == (2, [429, 200])
 
 
 @respx.mock

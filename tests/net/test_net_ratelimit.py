@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 import anyio
+import anyio.lowlevel
 import pytest
 from net_fakes import FakeClock
 
@@ -14,7 +17,9 @@ from paymo_qb_mcp.net.ratelimit import (
     clear_limiters,
     key_fingerprint,
     limiter_for,
+    qbo_batch_limiter,
 )
+from paymo_qb_mcp.net.waits import report_waits
 
 
 async def send_times(limiter: RateLimiter, clock: FakeClock, count: int) -> list[float]:
@@ -42,17 +47,114 @@ async def test_qbo_per_minute_budget_holds_across_seconds() -> None:
     assert times[30] == 60.0  # the first request leaves the one-minute window
 
 
-async def test_qbo_429_pauses_the_realm_for_retry_after_or_sixty_seconds() -> None:
+async def test_qbo_429_pauses_the_realm_for_retry_after_else_from_a_second_or_two_growing() -> None:
     clock = FakeClock()
-    limiter = QboRealmLimiter(clock=clock, sleep=clock.sleep)
+    limiter = QboRealmLimiter(clock=clock, sleep=clock.sleep, rng=random.Random(4))
     limiter.observe(429, {"retry-after": "7"})
     assert limiter.paused_for == 7.0
     assert await send_times(limiter, clock, 1) == [7.0]
+    pauses = []
+    for _ in range(8):
+        limiter.observe(429, {})
+        pauses.append(limiter.paused_for)
+        clock.now += limiter.paused_for  # the pause ends; the next 429 is a throttle in a row
+    assert [(low <= pause <= high) for pause, (low, high) in zip(pauses, PAUSES, strict=True)] == [True] * 8
+    limiter.observe(200, {})
     limiter.observe(429, {})
-    assert limiter.paused_for == 60.0
-    assert await send_times(limiter, clock, 1) == [67.0]
+    assert 1.0 <= limiter.paused_for <= 2.0  # an answer after the pause starts the count again
     limiter.observe(200, {"Retry-After": "100"})
-    assert limiter.paused_for == 0.0
+    assert limiter.paused_for <= 2.0
+
+
+PAUSES = [(1, 2), (2, 4), (4, 8), (8, 16), (16, 32), (32, 60), (60, 60), (60, 60)]
+
+
+async def test_429s_of_one_burst_do_not_grow_the_pause() -> None:
+    clock = FakeClock()
+    limiter = QboRealmLimiter(clock=clock, sleep=clock.sleep, rng=random.Random(4))
+    for _ in range(4):  # four requests in flight, all throttled
+        limiter.observe(429, {})
+    assert 1.0 <= limiter.paused_for <= 2.0
+
+
+async def test_a_request_answered_late_holds_its_slot_a_period_past_its_answer() -> None:
+    clock = FakeClock()
+    pacer = PaymoPacer(initial_limit=1, initial_period=1.0, clock=clock, sleep=clock.sleep)
+    async with pacer.slot():
+        clock.now += 0.7  # the answer arrives late; the service counted the request somewhere in between
+    # Counted from the reservation, the slot would be free at 1.0, possibly before the service's.
+    assert await send_times(pacer, clock, 1) == [pytest.approx(1.7)]
+
+
+async def test_a_slot_in_flight_longer_than_the_window_stays_taken_until_its_answer() -> None:
+    clock = FakeClock()
+    limiter = QboRealmLimiter(per_second=1, clock=clock, sleep=clock.sleep)
+    answered_at: list[float] = []
+    sent_at: list[float] = []
+    on_the_wire = anyio.Event()
+
+    async def slow() -> None:
+        async with limiter.slot():
+            on_the_wire.set()
+            while clock.now < 1003.0:  # three seconds on the wire, while the other waits
+                await anyio.lowlevel.checkpoint()
+            answered_at.append(clock.now)
+
+    async def next_one() -> None:
+        async with limiter.slot():
+            sent_at.append(clock.now)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as group:
+            group.start_soon(slow)
+            await on_the_wire.wait()
+            group.start_soon(next_one)
+    assert sent_at[0] == answered_at[0] + 1.0
+    assert sent_at[0] >= 1004.0
+
+
+async def test_time_scale_shortens_every_window_and_pause() -> None:
+    clock = FakeClock()
+    limiter = QboRealmLimiter(time_scale=10, clock=clock, sleep=clock.sleep, rng=random.Random(1))
+    times = await send_times(limiter, clock, 21)
+    assert times == pytest.approx([0.0] * 10 + [0.1] * 10 + [0.2])
+    limiter.observe(429, {})
+    assert 0.1 <= limiter.paused_for <= 0.2
+    limiter.observe(429, {"Retry-After": "3"})
+    assert limiter.paused_for == pytest.approx(3.0)  # the service's own figure is not scaled
+
+    clock = FakeClock()
+    per_minute = QboRealmLimiter(per_minute=30, per_second=30, time_scale=10, clock=clock, sleep=clock.sleep)
+    assert (await send_times(per_minute, clock, 31))[30] == pytest.approx(6.0)
+
+    clock = FakeClock()
+    batches = qbo_batch_limiter(time_scale=10)
+    assert [(window.limit, window.period) for window in batches._windows] == [(40, 6.0), (10, 0.1)]
+
+    pacer = PaymoPacer(time_scale=10, clock=clock, sleep=clock.sleep)
+    assert (pacer.limit, pacer.period) == (5, 0.5)
+    assert await send_times(pacer, clock, 6) == pytest.approx([0.0] * 5 + [0.5])
+    for nonsense in (0.0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="time_scale"):
+            QboRealmLimiter(time_scale=nonsense)
+        with pytest.raises(ValueError, match="time_scale"):
+            PaymoPacer(time_scale=nonsense)
+
+
+async def test_long_waits_are_announced_to_the_reporter_short_ones_are_not() -> None:
+    clock = FakeClock()
+    heard: list[tuple[str, float, str]] = []
+    limiter = QboRealmLimiter(clock=clock, sleep=clock.sleep)
+    with report_waits(lambda service, seconds, reason: heard.append((service, seconds, reason))):
+        await send_times(limiter, clock, 11)  # the eleventh waits a whole second for the window
+        limiter.observe(429, {"Retry-After": "7"})
+        await send_times(limiter, clock, 1)
+        fast = QboRealmLimiter(time_scale=4, clock=clock, sleep=clock.sleep)
+        await send_times(fast, clock, 11)  # a quarter of a second: ordinary pacing, not announced
+    assert [(service, seconds) for service, seconds, _ in heard] == [("quickbooks", 1.0), ("quickbooks", 7.0)]
+    assert "10 requests per 1 s" in heard[0][2]
+    assert "429" in heard[1][2]
+    assert clock.sleeps[-1] == 0.25
 
 
 async def test_qbo_limits_requests_in_flight_first_come_first_served() -> None:

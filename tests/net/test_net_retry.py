@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paymo_qb_mcp.net.retry import RetryDecision, RetryPolicy, decide_retry, parse_retry_after
+from paymo_qb_mcp.net.retry import (
+    RetryDecision,
+    RetryPolicy,
+    decide_retry,
+    parse_retry_after,
+    throttle_backoff,
+)
 
 POLICY = RetryPolicy()
 
@@ -56,10 +62,51 @@ def test_429_waits_exactly_retry_after_even_for_writes() -> None:
     assert "Retry-After" in decision.reason
 
 
-def test_429_without_retry_after_waits_the_default_plus_a_little_jitter() -> None:
-    decision = decide(status=429)
+def test_429_without_retry_after_backs_off_from_a_second_or_two_doubling_up_to_a_minute() -> None:
+    for attempt, (low, high) in enumerate([(1, 2), (2, 4), (4, 8), (8, 16), (16, 32), (32, 60)], start=1):
+        delays = [decide(status=429, attempt=attempt, seed=seed).delay for seed in range(200)]
+        assert all(low <= delay <= high for delay in delays), attempt
+        # jittered over the whole interval, so clients throttled together do not come back together
+        assert max(delays) - min(delays) > (high - low) * 0.7, attempt
+    decision = decide(status=429, attempt=3, seed=11)
     assert decision.retry
-    assert POLICY.default_429_wait <= decision.delay <= POLICY.default_429_wait + POLICY.base_delay
+    assert "no Retry-After, growing backoff" in decision.reason
+    assert decision.delay == decide(status=429, attempt=3, seed=11).delay  # a seeded rng decides alike
+    assert decide(status=429, attempt=7, waited=0.0, seed=2).delay == 60.0
+
+
+def test_throttle_backoff_is_capped_and_scales_with_its_first_wait() -> None:
+    rng = random.Random(5)
+    assert 0.1 <= throttle_backoff(1, first=0.1, cap=6.0, rng=rng) <= 0.2
+    assert 0.8 <= throttle_backoff(4, first=0.1, cap=6.0, rng=rng) <= 1.6
+    assert throttle_backoff(40, first=0.1, cap=6.0, rng=rng) == 6.0
+    assert throttle_backoff(0, first=1.0, cap=60.0, rng=rng) <= 2.0  # an attempt below 1 counts as the first
+
+
+def test_throttles_may_take_more_attempts_than_failures_within_the_wait_budget() -> None:
+    attempt = POLICY.max_attempts
+    assert not decide(status=503, attempt=attempt).retry
+    assert decide(status=429, attempt=attempt, waited=30.0).retry
+    assert not decide(status=429, attempt=POLICY.max_throttled_attempts).retry
+    # Run the whole loop against a service that throttles for a minute: it gets through, waiting less
+    # than the flat minute per throttle that Intuit suggests would have cost.
+    rng = random.Random(3)
+    waited, attempt = 0.0, 1
+    while waited < 60.0:
+        decision = decide_retry(
+            POLICY,
+            attempt=attempt,
+            waited=waited,
+            status=429,
+            network_error=False,
+            retry_after=None,
+            replay_safe=False,
+            rng=rng,
+        )
+        assert decision.retry, decision.reason
+        waited += decision.delay
+        attempt += 1
+    assert waited <= POLICY.max_total_wait
 
 
 def test_429_whose_wait_does_not_fit_the_budget_gives_up() -> None:
@@ -107,7 +154,7 @@ def test_attempts_are_bounded() -> None:
     final = decide(status=503, attempt=POLICY.max_attempts)
     assert not final.retry
     assert "giving up after 5 attempts" in final.reason
-    assert not decide(status=429, retry_after=1.0, attempt=POLICY.max_attempts).retry
+    assert not decide(status=429, retry_after=1.0, attempt=POLICY.max_throttled_attempts).retry
 
 
 def test_backoff_is_clipped_to_what_is_left_of_the_budget() -> None:
@@ -121,6 +168,8 @@ def test_backoff_is_clipped_to_what_is_left_of_the_budget() -> None:
 def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="max_throttled_attempts"):
+        RetryPolicy(max_throttled_attempts=0)
     with pytest.raises(ValueError, match="negative"):
         RetryPolicy(base_delay=-1)
 
@@ -129,6 +178,7 @@ statuses = st.one_of(st.none(), st.integers(min_value=100, max_value=599))
 policies = st.builds(
     RetryPolicy,
     max_attempts=st.integers(min_value=1, max_value=12),
+    max_throttled_attempts=st.integers(min_value=1, max_value=12),
     base_delay=st.floats(min_value=0.0, max_value=10.0),
     max_delay=st.floats(min_value=0.0, max_value=120.0),
     max_total_wait=st.floats(min_value=0.0, max_value=300.0),
@@ -172,7 +222,7 @@ def test_a_whole_retry_loop_never_waits_longer_than_the_budget_nor_tries_too_oft
             break
         waited += decision.delay
         assert waited <= policy.max_total_wait + 1e-9
-    assert attempts <= policy.max_attempts
+    assert attempts <= max(policy.max_attempts, policy.max_throttled_attempts)
 
 
 @given(

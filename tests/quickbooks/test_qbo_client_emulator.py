@@ -323,15 +323,21 @@ async def test_a_429_is_waited_out_for_its_retry_after(
     assert clock.waits == [1.0]
 
 
-async def test_a_429_without_retry_after_waits_intuits_sixty_seconds(
+async def test_a_429_without_retry_after_is_backed_off_from_seconds_growing_until_the_window_frees(
     emu: QboEmulator, qbo: QboClient, clock: EmulatorClock
 ) -> None:
     emu.rate_budget.per_minute = RateBudget(1, 60.0)
     await qbo.read(Customer, "1")
     await qbo.read(Customer, "1")
-    assert [logged.status for logged in emu.request_log] == [200, 429, 200]
-    assert len(clock.waits) == 1
-    assert 60.0 <= clock.waits[0] <= 61.0
+    statuses = [logged.status for logged in emu.request_log]
+    assert statuses[0] == 200
+    assert statuses[-1] == 200
+    assert set(statuses[1:-1]) == {429}
+    # Not Intuit's flat minute: a second or two at first, doubling, until the minute has passed.
+    assert 1.0 <= clock.waits[0] <= 2.0
+    assert all(later > earlier for earlier, later in itertools.pairwise(clock.waits))
+    assert sum(clock.waits) >= 60.0
+    assert sum(clock.waits[:-1]) < 60.0
 
 
 async def test_an_expired_token_is_refreshed_once_and_the_call_succeeds(

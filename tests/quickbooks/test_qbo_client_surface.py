@@ -111,6 +111,7 @@ def test_client_method_signatures_are_these() -> None:
         "timeout",
         "sleep",
         "rng",
+        "time_scale",
     ]
     assert constructor.parameters["minorversion"].default == 75
 

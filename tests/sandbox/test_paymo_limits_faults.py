@@ -171,3 +171,25 @@ async def test_secrets_do_not_leak_into_answers(emu: PaymoEmulator, api: httpx.A
         assert emu.api_key.encode() not in content
         assert facts.BEN_API_KEY.encode() not in content
         assert emu.password.encode() not in content
+
+
+async def test_time_scale_shortens_the_window_its_headers_and_retry_after(clock: FakeClock) -> None:
+    emu = PaymoEmulator(clock=clock, time_scale=10)
+    assert emu.rate_budget == RateBudget(5, 0.5)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=emu.app), base_url=BASE, auth=(emu.api_key, "X")
+    ) as api:
+        for _ in range(5):
+            response = await api.get("/api/me")
+            assert response.headers["X-Ratelimit-Decay-Period"] == "0.5"
+            clock.now += 0.05
+        limited = await api.get("/api/me")
+        # The first request leaves the window 0.25 s from now; the real service would say 3 of its 5 s.
+        assert (limited.status_code, limited.headers["Retry-After"]) == (429, "0.3")
+        assert (await api.get("/api/me")).status_code == 429  # persists until the window ends
+        assert emu.throttled == 2
+        clock.now += 0.3  # as long as Retry-After said
+        assert (await api.get("/api/me")).status_code == 200
+    assert emu.throttled == 2
+    with pytest.raises(ValueError, match="time_scale"):
+        PaymoEmulator(time_scale=0)

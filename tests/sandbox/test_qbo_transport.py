@@ -308,6 +308,33 @@ async def test_batch_requests_have_their_own_per_minute_budget() -> None:
         assert (await qbo.request("GET", "customer/1")).status_code == 200
 
 
+async def test_time_scale_shortens_every_window_and_retry_after_and_throttles_are_counted() -> None:
+    clock = FakeClock()
+    async with open_qbo(emulator(rate_limits="faithful", time_scale=10, clock=clock)) as qbo:
+        budget = qbo.emu.rate_budget
+        assert (budget.per_minute, budget.per_second, budget.batch_per_minute) == (
+            RateBudget(500, 6.0),
+            RateBudget(10, 0.1),
+            RateBudget(40, 6.0),
+        )
+        statuses = [(await qbo.request("GET", "customer/1")).status_code for _ in range(11)]
+        assert statuses == [200] * 10 + [429]
+        assert qbo.emu.throttled == 1
+        clock.advance(0.1)
+        assert (await qbo.request("GET", "customer/1")).status_code == 200
+        qbo.emu.retry_after_header = True
+        qbo.emu.rate_budget.per_minute = RateBudget(11, 6.0)
+        clock.advance(0.5)
+        throttled = await qbo.request("GET", "customer/1")
+        # The window frees in 5.4 s of its 6; the real service would have said 54 of 60.
+        assert (throttled.status_code, throttled.headers["Retry-After"]) == (429, "5.4")
+        assert qbo.emu.throttled == 2
+    assert emulator(rate_limits="relaxed", time_scale=2).rate_budget.per_second == RateBudget(1_000, 0.5)
+    for nonsense in (0, -1, float("inf")):
+        with pytest.raises(ValueError, match="time_scale"):
+            emulator(time_scale=nonsense)
+
+
 async def test_latency_is_added_before_answering(qbo: Qbo) -> None:
     qbo.emu.faults.latency_s = 0.02
     started = time.monotonic()

@@ -42,6 +42,15 @@ def test_create_passes_seed_model_and_limits_to_both() -> None:
     assert sandbox.qbo.rate_budget != Sandbox.create().qbo.rate_budget
 
 
+def test_create_scales_both_emulators_rate_windows() -> None:
+    sandbox = Sandbox.create(rate_limits="faithful", time_scale=10.0)
+    assert (sandbox.paymo.time_scale, sandbox.qbo.time_scale) == (10.0, 10.0)
+    assert sandbox.paymo.rate_budget == RateBudget(5, 0.5)
+    assert sandbox.qbo.rate_budget.per_minute == RateBudget(500, 6.0)
+    assert (sandbox.paymo.throttled, sandbox.qbo.throttled) == (0, 0)
+    assert Sandbox.create().qbo.time_scale == 1.0
+
+
 def test_relaxed_limits_by_default() -> None:
     assert Sandbox.create().paymo.rate_budget == RateBudget(1000, 5.0)
 

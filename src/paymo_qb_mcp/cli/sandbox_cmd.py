@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
@@ -37,6 +38,16 @@ def add_parser(subparsers: Any) -> None:
         default="relaxed",
         help="relaxed (default) budgets large enough for a demo; faithful = the real services' limits",
     )
+    parser.add_argument(
+        "--rate-time-scale",
+        type=_time_scale,
+        default=1.0,
+        metavar="FACTOR",
+        help=(
+            "make every rate window FACTOR times shorter (default 1: the real length); with faithful "
+            "limits and 10, QuickBooks allows 500 requests per 6 s and Paymo 5 per 0.5 s"
+        ),
+    )
     parser.set_defaults(handler=run)
 
 
@@ -50,6 +61,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _time_scale(text: str) -> float:
+    try:
+        factor = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(factor) and factor > 0):
+        raise argparse.ArgumentTypeError(f"the time scale must be a positive number, not {text}")
+    return factor
+
+
 def run(args: argparse.Namespace) -> int:
     import functools
 
@@ -59,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
     from paymo_qb_mcp.sandbox.runner import serve
 
     sandbox = Sandbox.create(
-        seed="empty" if args.empty else "demo", tax_model=args.tax_model, rate_limits=args.rate_limits
+        seed="empty" if args.empty else "demo",
+        tax_model=args.tax_model,
+        rate_limits=args.rate_limits,
+        time_scale=args.rate_time_scale,
     )
     try:
         anyio.run(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
@@ -17,6 +18,7 @@ from paymo_qb_mcp.net import jsonwire
 from paymo_qb_mcp.net.ratelimit import RateLimiter
 from paymo_qb_mcp.net.redact import RedactingFilter, redact_headers, redact_text, redact_url
 from paymo_qb_mcp.net.retry import RetryPolicy, decide_retry, parse_retry_after
+from paymo_qb_mcp.net.waits import announce_wait
 
 __all__ = ["DEFAULT_REQUEST_ID_HEADERS", "USER_AGENT", "HttpService", "Sleep", "request_info"]
 
@@ -116,11 +118,14 @@ class HttpService:
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         replay_safe: bool,
+        extra_limiter: RateLimiter | None = None,
     ) -> httpx.Response:
         """Send ``method path`` until it succeeds or the retry policy says stop; return the last response.
 
         ``replay_safe`` must be true only for reads and for writes the service de-duplicates (a QBO
-        ``requestid``): those alone are repeated after a 5xx or a network error.
+        ``requestid``): those alone are repeated after a 5xx or a network error. ``extra_limiter`` paces
+        this request on top of the service's limiter (QBO's batch budget), every attempt in both.
+        Waits are announced to the reporter of ``net.waits`` before they start.
         """
         if json_body is not None and content is not None:
             raise ValueError("pass json_body or content, not both")
@@ -138,21 +143,24 @@ class HttpService:
             )
             response: httpx.Response | None = None
             failure: httpx.TransportError | None = None
-            async with self.limiter.slot():
+            async with self._slots(extra_limiter):
                 try:
                     response = await self._client.send(request)
                 except httpx.TransportError as exc:
                     failure = exc
             if response is not None:
+                if extra_limiter is not None:
+                    extra_limiter.observe(response.status_code, response.headers)
                 self.limiter.observe(response.status_code, response.headers)
                 logger.debug(
                     "%s %s %s -> %d", self.service, method, redact_url(request.url), response.status_code
                 )
+            status = None if response is None else response.status_code
             decision = decide_retry(
                 policy,
                 attempt=attempt,
                 waited=waited,
-                status=None if response is None else response.status_code,
+                status=status,
                 network_error=failure is not None,
                 retry_after=None
                 if response is None
@@ -172,11 +180,22 @@ class HttpService:
                 redact_url(request.url),
                 decision.reason,
                 attempt,
-                policy.max_attempts - 1,
+                (policy.max_throttled_attempts if status == 429 else policy.max_attempts) - 1,
                 decision.delay,
             )
+            await announce_wait(self.service, decision.delay, f"retrying: {decision.reason}")
             await self._sleep(decision.delay)
             waited += decision.delay
+
+    @asynccontextmanager
+    async def _slots(self, extra_limiter: RateLimiter | None) -> AsyncIterator[None]:
+        # The narrower budget first, so a request waiting for it does not hold a slot of the wider one.
+        if extra_limiter is None:
+            async with self.limiter.slot():
+                yield
+        else:
+            async with extra_limiter.slot(), self.limiter.slot():
+                yield
 
     def _network_failure(
         self,

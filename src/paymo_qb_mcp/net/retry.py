@@ -14,6 +14,7 @@ __all__ = [
     "RetryPolicy",
     "decide_retry",
     "parse_retry_after",
+    "throttle_backoff",
 ]
 
 # 501 (not implemented) and 505 (version not supported) never heal, so only these are worth a retry.
@@ -22,17 +23,26 @@ RETRYABLE_SERVER_STATUSES = frozenset({500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds of the retry loop. Delays are seconds; ``max_attempts`` counts the first try."""
+    """Bounds of the retry loop. Delays are seconds; ``max_attempts`` counts the first try.
+
+    ``max_throttled_attempts`` bounds the attempts while the service answers 429 instead: a throttle
+    means "not now", not "broken", so waits that start at a second or two may go on until the service
+    has room again (its window can take a minute), within ``max_total_wait`` like every wait.
+    """
 
     max_attempts: int = 5
+    max_throttled_attempts: int = 8
     base_delay: float = 0.5
     max_delay: float = 60.0
     max_total_wait: float = 120.0
-    default_429_wait: float = 60.0  # Intuit's advice when a 429 carries no Retry-After
+    # The first wait after a 429 that carries no Retry-After; each further one doubles (with jitter) up
+    # to max_delay. Intuit's advice is a flat 60 s, but a client that paces itself is throttled only by
+    # someone else's burst, which seconds usually outlast; a minute per throttle made month-end crawl.
+    default_429_wait: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1 (the first try)")
+        if min(self.max_attempts, self.max_throttled_attempts) < 1:
+            raise ValueError("max_attempts and max_throttled_attempts must be at least 1 (the first try)")
         if min(self.base_delay, self.max_delay, self.max_total_wait, self.default_429_wait) < 0:
             raise ValueError("retry delays must not be negative")
 
@@ -55,6 +65,18 @@ def _backoff(policy: RetryPolicy, attempt: int, rng: random.Random) -> float:
     # failed together better than equal or decorrelated jitter.
     ceiling = min(policy.max_delay, policy.base_delay * math.pow(2.0, min(attempt - 1, 60)))
     return rng.uniform(0.0, ceiling)
+
+
+def throttle_backoff(attempt: int, *, first: float, cap: float, rng: random.Random) -> float:
+    """The wait after the ``attempt``-th throttle in a row that named no wait of its own: uniform in
+    [w, 2w] with w = ``first`` * 2^(attempt-1), never more than ``cap``.
+
+    Unlike the 5xx backoff it never comes out near zero: asking again at once is what a throttle
+    forbids, and the jitter only has to keep clients that were throttled together from returning
+    together.
+    """
+    floor = first * math.pow(2.0, min(max(attempt, 1) - 1, 60))
+    return min(cap, rng.uniform(floor, 2.0 * floor))
 
 
 def decide_retry(
@@ -90,17 +112,18 @@ def decide_retry(
     else:
         return _give_up(f"{status} is not an error")
 
-    if attempt >= policy.max_attempts:
+    throttled = status == 429 and not network_error
+    if attempt >= (policy.max_throttled_attempts if throttled else policy.max_attempts):
         return _give_up(f"{cause}; giving up after {attempt} attempts")
     remaining = policy.max_total_wait - waited
 
-    if status == 429 and not network_error:
+    if throttled:
         if retry_after is not None:
             delay = max(retry_after, 0.0)
             source = "Retry-After"
         else:
-            delay = policy.default_429_wait + rng.uniform(0.0, policy.base_delay)
-            source = "no Retry-After, default wait"
+            delay = throttle_backoff(attempt, first=policy.default_429_wait, cap=policy.max_delay, rng=rng)
+            source = "no Retry-After, growing backoff"
         if delay > remaining:
             return _give_up(f"{cause}; the wait of {delay:.1f} s exceeds the remaining {remaining:.1f} s")
         return RetryDecision(retry=True, delay=delay, reason=f"{cause} ({source})")

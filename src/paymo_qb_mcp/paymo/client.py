@@ -81,6 +81,7 @@ class PaymoClient:
         timeout: float = 30.0,
         sleep: Sleep = anyio.sleep,
         rng: random.Random | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         key = secret.get_secret_value()
@@ -91,7 +92,10 @@ class PaymoClient:
         if limiter is None:
             # One pacer per key for the whole process: every client of the same account shares it. It
             # keeps real time: an injected `sleep` belongs to this client, the pacer outlives it.
-            limiter = limiter_for(SERVICE, key_fingerprint(key), PaymoPacer)
+            # `time_scale` shortens its first assumed window, for an emulator scaled the same way; a
+            # scaled pacer is another budget and is not shared with the real one.
+            name = key_fingerprint(key) if time_scale == 1.0 else f"{key_fingerprint(key)}@x{time_scale:g}"
+            limiter = limiter_for(SERVICE, name, lambda: PaymoPacer(time_scale=time_scale))
         self._http = HttpService(
             service=SERVICE,
             base_url=base_url,

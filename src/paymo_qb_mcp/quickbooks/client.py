@@ -32,7 +32,12 @@ from paymo_qb_mcp.errors import (
 )
 from paymo_qb_mcp.net import jsonwire
 from paymo_qb_mcp.net.http import HttpService, Sleep
-from paymo_qb_mcp.net.ratelimit import QboRealmLimiter, RateLimiter, UnlimitedLimiter, limiter_for
+from paymo_qb_mcp.net.ratelimit import (
+    QboRealmLimiter,
+    RateLimiter,
+    limiter_for,
+    qbo_batch_limiter,
+)
 from paymo_qb_mcp.net.retry import RetryPolicy
 from paymo_qb_mcp.quickbooks.faults import (
     SERVICE,
@@ -283,9 +288,11 @@ class QboClient:
     """An async client for one QBO company. Use as ``async with QboClient(...) as qbo:``.
 
     ``limiter`` defaults to the process-wide limiter of this realm (500/min, 10/s, 4 in flight),
-    and batches are additionally paced at 40/min. Passing a ``limiter`` hands all pacing to it
-    (tests pass ``UnlimitedLimiter()`` or one with an injected clock). ``sleep`` is the retry loop's
-    sleep, injectable so tests need not wait out a 429.
+    and every request to ``/batch`` is additionally paced at 40/min. Passing a ``limiter`` hands all
+    pacing to it and to ``batch_limiter`` (none by default then; tests pass ``UnlimitedLimiter()`` or
+    one with an injected clock). ``time_scale`` shortens the default limiters' windows that many
+    times, for an emulator whose limits are scaled the same way (they are process-wide per realm and
+    scale). ``sleep`` is the retry loop's sleep, injectable so tests need not wait out a 429.
     """
 
     def __init__(
@@ -302,6 +309,7 @@ class QboClient:
         timeout: float = 60.0,
         sleep: Sleep = anyio.sleep,
         rng: random.Random | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         base = base_url.rstrip("/")
         if not base.startswith(("https://", "http://")):
@@ -316,12 +324,14 @@ class QboClient:
         self.minorversion = minorversion
         self._tokens = token_provider
         if limiter is None:
-            limiter = limiter_for(SERVICE, realm_id, QboRealmLimiter)
+            # A scaled budget is another budget: it must not be shared with the real one.
+            key = realm_id if time_scale == 1.0 else f"{realm_id}@x{time_scale:g}"
+            limiter = limiter_for(SERVICE, key, lambda: QboRealmLimiter(time_scale=time_scale))
             if batch_limiter is None:
                 batch_limiter = limiter_for(
-                    f"{SERVICE}-batch", realm_id, lambda: QboRealmLimiter(per_minute=40)
+                    f"{SERVICE}-batch", key, lambda: qbo_batch_limiter(time_scale=time_scale)
                 )
-        self._batch_limiter = batch_limiter or UnlimitedLimiter()
+        self._batch_limiter = batch_limiter
         self._http = HttpService(
             service=SERVICE,
             base_url=f"{base}/v3/company/{realm_id}",
@@ -420,6 +430,8 @@ class QboClient:
             content=content,
             headers=headers,
             replay_safe=replay_safe,
+            # QBO counts batch requests in a budget of their own, each attempt once.
+            extra_limiter=self._batch_limiter if path == "/batch" else None,
         )
 
     def _error(self, response: httpx.Response, operation: Operation, what: str) -> PaymoQbError:
@@ -805,15 +817,14 @@ class QboClient:
         params = {"requestid": request_id} if request_id is not None else {}
         has_writes = any(item.is_write for _, item in entries)
         what = f"batch of {len(entries)}"
-        async with self._batch_limiter.slot():
-            document, info = await self._send(
-                "POST",
-                "/batch",
-                operation="batch" if has_writes else "query",
-                what=what,
-                params=params,
-                json_body=body,
-            )
+        document, info = await self._send(
+            "POST",
+            "/batch",
+            operation="batch" if has_writes else "query",
+            what=what,
+            params=params,
+            json_body=body,
+        )
         raw_results = document.get("BatchItemResponse")
         if not isinstance(raw_results, list):
             raise DataError(f"QuickBooks {what} answered without a BatchItemResponse list")

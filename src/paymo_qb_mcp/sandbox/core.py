@@ -43,13 +43,19 @@ class Sandbox:
         tax_model: TaxModel = "global",
         rate_limits: RateLimits = "relaxed",
         *,
+        time_scale: float = 1.0,
         clock: Clock = time.monotonic,
         now: Callable[[], datetime] = _utc_now,
     ) -> Sandbox:
         """Both emulators with one seed, tax model and rate-limit profile ("relaxed" for tests and the
-        demo; "faithful" for the real services' budgets). `clock` drives rate windows, `now` timestamps."""
-        paymo = PaymoEmulator(seed, tax_model=tax_model, rate_limits=rate_limits, clock=clock, now=now)
-        qbo = QboEmulator(seed, tax_model=tax_model, rate_limits=rate_limits, clock=clock, now=now)
+        demo; "faithful" for the real services' budgets), every rate window `time_scale` times shorter.
+        `clock` drives rate windows, `now` timestamps."""
+        paymo = PaymoEmulator(
+            seed, tax_model=tax_model, rate_limits=rate_limits, time_scale=time_scale, clock=clock, now=now
+        )
+        qbo = QboEmulator(
+            seed, tax_model=tax_model, rate_limits=rate_limits, time_scale=time_scale, clock=clock, now=now
+        )
         return cls(paymo=paymo, qbo=qbo, seed=seed, tax_model=tax_model)
 
     def paymo_transport(self) -> httpx.ASGITransport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections import deque
@@ -17,6 +18,28 @@ class RateBudget:
 
     limit: int
     period_s: float
+
+    def scaled(self, time_scale: float) -> RateBudget:
+        """The same count in a window `time_scale` times shorter."""
+        return RateBudget(self.limit, self.period_s / check_time_scale(time_scale))
+
+
+def check_time_scale(time_scale: float) -> float:
+    """`time_scale` if it can shorten a window (a positive, finite number); else ValueError."""
+    if not (math.isfinite(time_scale) and time_scale > 0):
+        raise ValueError(f"time_scale must be a positive number, not {time_scale!r}")
+    return time_scale
+
+
+def seconds_text(seconds: float) -> str:
+    """A header's seconds: whole numbers as integers (what the real services send), others exactly."""
+    return str(int(seconds)) if seconds == int(seconds) else repr(seconds)
+
+
+def retry_after(reset_in: float, time_scale: float = 1.0) -> str:
+    """`Retry-After` for a window that frees in `reset_in` seconds: the whole seconds, at least one, that
+    the real service would send, shortened by `time_scale` like the window itself."""
+    return seconds_text(max(1, math.ceil(reset_in * time_scale)) / time_scale)
 
 
 class SlidingWindow:

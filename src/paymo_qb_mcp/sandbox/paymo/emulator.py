@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from paymo_qb_mcp.sandbox.faults import Clock, Faults, LoggedRequest, RateBudget, SlidingWindow
+from paymo_qb_mcp.sandbox.faults import (
+    Clock,
+    Faults,
+    LoggedRequest,
+    RateBudget,
+    SlidingWindow,
+    check_time_scale,
+    retry_after,
+    seconds_text,
+)
 from paymo_qb_mcp.sandbox.paymo import seed as demo_seed
 from paymo_qb_mcp.sandbox.paymo.context import Actor
 from paymo_qb_mcp.sandbox.paymo.operations import Writer
@@ -51,6 +59,8 @@ class PaymoEmulator:
     `password` are her login; `faults`, `rate_budget`, `request_log`, `state` are for tests.
     `include_cap` (2,500) truncates included collections per type per response, silently.
     `webhook_transport` routes webhook deliveries (None = the network); `webhook_deliveries` records them.
+    `time_scale` shortens the rate window (and its headers and `Retry-After`) that many times, so a
+    client paced the same way meets Paymo's limit in a fraction of the time; `throttled` counts the 429s.
     """
 
     def __init__(
@@ -60,6 +70,7 @@ class PaymoEmulator:
         tax_model: TaxModel = "global",
         rate_limits: RateLimits = "faithful",
         public_host: str = "https://app.paymoapp.com",
+        time_scale: float = 1.0,
         clock: Clock = time.monotonic,
         now: Callable[[], datetime] = _utc_now,
     ) -> None:
@@ -79,7 +90,8 @@ class PaymoEmulator:
         self.password = demo_seed.ALICE_PASSWORD
         self.faults = Faults()
         limit, period = RATE_BUDGETS[rate_limits]
-        self.rate_budget = RateBudget(limit, period)
+        self.time_scale = check_time_scale(time_scale)
+        self.rate_budget = RateBudget(limit, period).scaled(time_scale)
         self.request_log: list[LoggedRequest] = []
         self.include_cap = INCLUDE_CAP
         self.webhook_transport: httpx.AsyncBaseTransport | None = None
@@ -88,6 +100,11 @@ class PaymoEmulator:
         self._windows: dict[str, SlidingWindow] = {}
         self._writer = Writer(self.state)
         self.app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=ALL_METHODS)])
+
+    @property
+    def throttled(self) -> int:
+        """How many answers in `request_log` were 429."""
+        return sum(1 for logged in self.request_log if logged.status == 429)
 
     # ------------------------------------------------------------------ the pipeline
 
@@ -110,10 +127,10 @@ class PaymoEmulator:
             window_key = f"anonymous:{request.client.host if request.client else ''}"
             return _error_response(error, self._rate_headers(window_key)[1])
         # GUESS: the budget is "per API key"; we count per user, so a user's key, login and sessions share it.
-        allowed, headers, retry_after = self._rate_headers(f"user:{actor.user_id}")
+        allowed, headers, wait = self._rate_headers(f"user:{actor.user_id}")
         if not allowed:
             # Every request keeps getting 429 until the period has passed (rate limiting docs).
-            headers["Retry-After"] = str(retry_after)
+            headers["Retry-After"] = wait
             return _error_response(ApiError(429, "Too Many Requests"), headers)
         method, path = request.method, request.url.path
         fault = self.faults.take_scripted(method, path)
@@ -134,20 +151,20 @@ class PaymoEmulator:
         response.headers.update(headers)
         return response
 
-    def _rate_headers(self, key: str) -> tuple[bool, dict[str, str], int]:
+    def _rate_headers(self, key: str) -> tuple[bool, dict[str, str], str]:
+        """Count one request; whether it may pass, the rate headers, and the Retry-After if it may not."""
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = SlidingWindow(self.rate_budget, self._clock)
         # Tests may swap `rate_budget`; every window follows the current one.
         window.budget = self.rate_budget
         allowed, remaining, reset_in = window.hit()
-        period = self.rate_budget.period_s
         headers = {
             "X-Ratelimit-Limit": str(self.rate_budget.limit),
             "X-Ratelimit-Remaining": str(remaining),
-            "X-Ratelimit-Decay-Period": str(int(period)) if period == int(period) else str(period),
+            "X-Ratelimit-Decay-Period": seconds_text(self.rate_budget.period_s),
         }
-        return allowed, headers, max(1, math.ceil(reset_in))
+        return allowed, headers, retry_after(reset_in, self.time_scale)
 
     # ------------------------------------------------------------------ authentication
 

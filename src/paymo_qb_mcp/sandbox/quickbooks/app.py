@@ -8,7 +8,6 @@ engine, and rendering as JSON or XML per `Accept`.
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 import time
 import uuid
@@ -24,7 +23,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from paymo_qb_mcp.sandbox.faults import Clock, Faults, LoggedRequest, RateBudget, SlidingWindow
+from paymo_qb_mcp.sandbox.faults import (
+    Clock,
+    Faults,
+    LoggedRequest,
+    RateBudget,
+    SlidingWindow,
+    check_time_scale,
+    retry_after,
+)
 from paymo_qb_mcp.sandbox.quickbooks import fault as faults
 from paymo_qb_mcp.sandbox.quickbooks import seed as seed_module
 from paymo_qb_mcp.sandbox.quickbooks.engine import Behaviour, Engine, EntityRules, WriteOptions
@@ -60,12 +67,22 @@ class QboRateBudget:
     batch_per_minute: RateBudget
 
     @classmethod
-    def faithful(cls) -> QboRateBudget:
-        return cls(RateBudget(500, 60.0), RateBudget(10, 1.0), RateBudget(40, 60.0))
+    def faithful(cls, time_scale: float = 1.0) -> QboRateBudget:
+        """QBO's limits; `time_scale` makes every window that many times shorter (10: 500 per 6 s)."""
+        return cls(RateBudget(500, 60.0), RateBudget(10, 1.0), RateBudget(40, 60.0)).scaled(time_scale)
 
     @classmethod
-    def relaxed(cls) -> QboRateBudget:
-        return cls(RateBudget(50_000, 60.0), RateBudget(1_000, 1.0), RateBudget(50_000, 60.0))
+    def relaxed(cls, time_scale: float = 1.0) -> QboRateBudget:
+        return cls(RateBudget(50_000, 60.0), RateBudget(1_000, 1.0), RateBudget(50_000, 60.0)).scaled(
+            time_scale
+        )
+
+    def scaled(self, time_scale: float) -> QboRateBudget:
+        return QboRateBudget(
+            self.per_minute.scaled(time_scale),
+            self.per_second.scaled(time_scale),
+            self.batch_per_minute.scaled(time_scale),
+        )
 
 
 @dataclass
@@ -95,6 +112,8 @@ def default_now() -> datetime:
 class QboEmulator:
     """An in-memory QuickBooks Online company behind an ASGI app (see `docs/sandbox.md`).
 
+    `time_scale` shortens every rate window (and a `Retry-After`) that many times, so a client paced
+    the same way meets QBO's real limits in a fraction of the time; `throttled` counts the 429s sent.
     Knobs beyond `faults` and `rate_budget`: `behaviour` (unconfirmed QBO behaviours),
     `retry_after_header` (opt-in `Retry-After` on 429, unconfirmed for real QBO),
     `requestid_conflict` ("replay" the first response, or "error" with code 600, when a requestid
@@ -110,6 +129,7 @@ class QboEmulator:
         tax_model: TaxModel = "global",
         rate_limits: Literal["faithful", "relaxed"] = "faithful",
         realm_id: str = seed_module.DEFAULT_REALM_ID,
+        time_scale: float = 1.0,
         clock: Clock = time.monotonic,
         now: Callable[[], datetime] = default_now,
     ) -> None:
@@ -124,7 +144,9 @@ class QboEmulator:
         self.engine = Engine(self.state, Behaviour(), rules)
         self.behaviour = self.engine.behaviour
         self.faults = Faults()
-        self.rate_budget = QboRateBudget.faithful() if rate_limits == "faithful" else QboRateBudget.relaxed()
+        self.time_scale = check_time_scale(time_scale)
+        profile = QboRateBudget.faithful if rate_limits == "faithful" else QboRateBudget.relaxed
+        self.rate_budget = profile(time_scale)
         self.request_log: list[LoggedRequest] = []
         self.retry_after_header = False
         self.requestid_conflict: Literal["replay", "error"] = "replay"
@@ -182,6 +204,11 @@ class QboEmulator:
             }
             ids.append(self.state.insert("Customer", record)["Id"])
         return ids
+
+    @property
+    def throttled(self) -> int:
+        """How many answers in `request_log` were 429 (rate limited, or an injected 429)."""
+        return sum(1 for logged in self.request_log if logged.status == 429)
 
     # --- HTTP ------------------------------------------------------------------------------------
     async def _handle(self, request: Request) -> Response:
@@ -299,8 +326,11 @@ class QboEmulator:
     def _throttle(self, realm: str, rest: str) -> Response | None:
         """HTTP 429 with the XML ThrottleExceeded body when a per-realm window is full (checklist item 36).
 
-        GUESS: a request refused by one window still counts in the windows checked before it; how real
-        QBO accounts refused requests is not documented.
+        Each window counts a request when it arrives. GUESS: a batch request counts in the per-second and
+        per-minute windows as well as in the batch window (the reference gives the batch limit beside
+        the others and says nothing of how they combine). GUESS: a request refused by one window still
+        counts in the windows checked before it, and in none after it; how real QBO accounts refused
+        requests is not documented.
         """
         checks = [("second", self.rate_budget.per_second), ("minute", self.rate_budget.per_minute)]
         if rest.strip("/").lower() == "batch":
@@ -315,7 +345,7 @@ class QboEmulator:
                 response = self._xml(faults.throttle_xml(self.state.now()), 429)
                 if self.retry_after_header:
                     # Opt-in: whether real QBO sends Retry-After is unconfirmed (reference §1.6).
-                    response.headers["Retry-After"] = str(max(1, math.ceil(reset_in)))
+                    response.headers["Retry-After"] = retry_after(reset_in, self.time_scale)
                 return response
         return None
 
