@@ -14,7 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,16 +28,24 @@ __all__ = [
     "CANDIDATE_THRESHOLD",
     "DISPLAY_NAME_MAX_LENGTH",
     "MATCH_THRESHOLD",
+    "MAX_CANDIDATES",
     "Candidate",
+    "ClientEvidence",
+    "CustomerEvidence",
     "MatchDecision",
     "MatchResult",
     "PaymoClientView",
     "QboCustomerView",
     "SanitizedName",
+    "ScoreBound",
+    "ScoredCustomer",
+    "acronym",
+    "decide_match",
     "email_domain",
     "match_client",
     "normalize_name",
     "sanitize_display_name",
+    "score_customer",
 ]
 
 MatchDecision = Literal["matched", "ambiguous", "none"]
@@ -47,9 +55,9 @@ MatchDecision = Literal["matched", "ambiguous", "none"]
 MATCH_THRESHOLD: Final = 0.85
 AMBIGUITY_MARGIN: Final = 0.05
 CANDIDATE_THRESHOLD: Final = 0.6
-_MAX_CANDIDATES: Final = 5
+MAX_CANDIDATES: Final = 5
 
-# Score ladder (see _score): the same mailbox; equal names; fuzzy names scaled so that a name-only
+# Score ladder (see score_customer): the same mailbox; equal names; fuzzy names scaled so that a name-only
 # match needs ≥ 0.95 similarity; corroboration from the domain or the place.
 _SCORE_LINK: Final = 1.0
 _SCORE_MARKER: Final = 0.99
@@ -63,6 +71,8 @@ _BONUS_SAME_PLACE: Final = 0.03
 _CAP_CONTRADICTED: Final = 0.6
 _CAP_UNLINKED: Final = 0.99
 _SAME_EMAIL_NAME_FLOOR: Final = 0.6
+# Score bounds are raised by this much: the score adds the same terms, maybe in another order.
+_ROUNDING: Final = 1e-9
 
 DISPLAY_NAME_MAX_LENGTH: Final = 500
 
@@ -226,7 +236,8 @@ def _join_single_letters(tokens: list[str]) -> list[str]:
     return joined
 
 
-def _acronym(name: str) -> str:
+def acronym(name: str) -> str:
+    """The initials the acronym rule compares: the first letter of each token but stopwords."""
     return "".join(token[0] for token in name.split() if token not in _ACRONYM_STOPWORDS)
 
 
@@ -245,7 +256,7 @@ def _name_similarity(client_name: str, customer_names: Iterable[str]) -> tuple[f
             " " not in shorter
             and len(shorter) >= 2
             and len(longer.split()) >= 2
-            and _acronym(longer) == shorter
+            and acronym(longer) == shorter
             and similarity < _ACRONYM_SIMILARITY
         ):
             similarity, how = _ACRONYM_SIMILARITY, "acronym"
@@ -372,13 +383,28 @@ def _country(text: str | None) -> str:
     return _COUNTRY_LOOKUP.get(normalised, normalised)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Place:
     country: str
     city: str
 
 
-def _compare_places(client: _Place, customer: _Place) -> tuple[Literal["same", "different", "unknown"], str]:
+@functools.lru_cache(maxsize=4096)
+def _place(country: str | None, city: str | None) -> _Place:
+    # Cached: few distinct places, each normalised once and shared by every record there.
+    return _Place(_country(country), _place_text(city))
+
+
+_Relation = Literal["same", "different", "unknown"]
+
+
+def _compare_domains(client: frozenset[str], customer: tuple[str, ...]) -> _Relation:
+    if client and customer:
+        return "same" if not client.isdisjoint(customer) else "different"
+    return "unknown"
+
+
+def _compare_places(client: _Place, customer: _Place) -> tuple[_Relation, str]:
     if client.country and customer.country and client.country != customer.country:
         return "different", f"different country: {client.country.upper()} vs {customer.country.upper()}"
     if client.city and customer.city:
@@ -395,45 +421,133 @@ def _compare_places(client: _Place, customer: _Place) -> tuple[Literal["same", "
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Scored:
+@dataclass(frozen=True, slots=True)
+class ClientEvidence:
+    """What identifies a Paymo client, worked out once per match: the normalised name, e-mail
+    addresses, corporate domains and place every customer is compared with."""
+
+    client: PaymoClientView
+    name: str
+    emails: frozenset[str]
+    domains: frozenset[str]
+    place: _Place
+
+    @classmethod
+    def of(cls, client: PaymoClientView) -> ClientEvidence:
+        name = normalize_name(client.name)
+        if not name:
+            raise InputError(f"Paymo client {client.id} has an empty name", field_name="name")
+        emails = frozenset(
+            address.strip().lower()
+            for address in (client.email, *client.contact_emails)
+            if address and "@" in address
+        )
+        domains = frozenset(_corporate_domains(emails, [client.website]))
+        return cls(client, name, emails, domains, _place(client.country, client.city))
+
+    def _possible_bonus(self) -> float:
+        # A domain can only be shared, and a place only be the same, when the client has one.
+        domain = _BONUS_SAME_DOMAIN if self.domains else 0.0
+        place = _BONUS_SAME_PLACE if self.place.city or self.place.country else 0.0
+        return domain + place
+
+    def name_similarity_floor(self) -> float:
+        """The lowest name similarity (0–1, ``token_sort_ratio`` / 100) from which a customer known
+        only by its name — no link, marker, same e-mail or acronym — can reach ``CANDIDATE_THRESHOLD``."""
+        return (CANDIDATE_THRESHOLD - self._possible_bonus()) / _FUZZY_SCALE
+
+    def name_score_ceiling(self, similarity: float) -> float:
+        """A score no customer whose best name similarity is ``similarity`` can exceed, unless it is
+        linked, carries this client's marker, has one of its e-mail addresses or is an acronym match
+        (equal names have similarity 1 and score ``_SCORE_EQUAL_NAME``, below ``_FUZZY_SCALE``)."""
+        return min(_CAP_UNLINKED, _FUZZY_SCALE * similarity + self._possible_bonus()) + _ROUNDING
+
+    def name_score_bound(self, customer: CustomerEvidence, similarity: float) -> ScoreBound:
+        """``name_score_ceiling`` for one customer: only the bonuses its evidence allows, capped
+        when its evidence contradicts the client (valid on the same terms)."""
+        domain = _compare_domains(self.domains, customer.domains)
+        place, _ = _compare_places(self.place, customer.place)
+        score = _FUZZY_SCALE * similarity
+        score += _BONUS_SAME_DOMAIN if domain == "same" else 0.0
+        score += _BONUS_SAME_PLACE if place == "same" else 0.0
+        score = min(score, _CAP_UNLINKED) + _ROUNDING
+        if "different" in (domain, place) or any(other != self.client.id for other in customer.client_links):
+            # Exactly the cap: a contradicted customer scoring it ties with others and sorts by name.
+            return ScoreBound(min(score, _CAP_CONTRADICTED), may_be_chosen=False)
+        return ScoreBound(score, may_be_chosen=True)
+
+
+class ScoreBound(NamedTuple):
+    """A score a customer cannot exceed, and whether it could be chosen (not contradicted)."""
+
+    score: float
+    may_be_chosen: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerEvidence:
+    """What ``score_customer`` reads from a customer besides its names and e-mail address, worked
+    out once (an index keeps it): corporate domains, place, and the Paymo clients whose
+    ``paymo:client:<id>`` marker is in its Notes."""
+
+    domains: tuple[str, ...]
+    place: _Place
+    client_links: tuple[int, ...]
+
+    @classmethod
+    def of(cls, customer: QboCustomerView) -> CustomerEvidence:
+        return cls(
+            tuple(sorted(_corporate_domains([customer.email], [customer.website]))),
+            _place(customer.bill_country, customer.bill_city),
+            tuple(found.paymo_id for found in find_markers(customer.notes) if found.kind == "client"),
+        )
+
+
+@dataclass(slots=True)
+class ScoredCustomer:
+    """One customer's score (0–1) for a client and the evidence behind it.
+
+    ``contradicted``: evidence says it is another organisation (score capped); ``excluded``: its
+    marker links it to another Paymo client. Either keeps it from being chosen.
+    """
+
     customer: QboCustomerView
     score: float
     reasons: list[str]
     contradicted: bool
     excluded: bool = False
 
+    @property
+    def eligible(self) -> bool:
+        """Whether it may be chosen: shown, not contradicted, not another client's."""
+        return self.score >= CANDIDATE_THRESHOLD and not self.contradicted and not self.excluded
 
-def _client_emails(client: PaymoClientView) -> set[str]:
-    return {
-        address.strip().lower()
-        for address in (client.email, *client.contact_emails)
-        if address and "@" in address
-    }
+    def sort_key(self) -> tuple[float, str, str]:
+        """Best first; equal scores by display name, then Id (the order candidates are listed in)."""
+        return (-self.score, self.customer.display_name.lower(), self.customer.id)
 
 
-def _score(
-    client: PaymoClientView,
-    client_name: str,
-    client_emails: set[str],
-    client_domains: set[str],
-    client_place: _Place,
+def score_customer(
+    evidence: ClientEvidence,
     customer: QboCustomerView,
-    linked_customer_id: str | None,
-) -> _Scored:
+    linked_customer_id: str | None = None,
+) -> ScoredCustomer:
+    """Score ``customer`` for the client ``evidence`` describes (the ladder is at the constants)."""
+    client = evidence.client
+    client_name = evidence.name
+    client_domains = evidence.domains
     reasons: list[str] = []
-    markers = find_markers(customer.notes)
-    client_markers = [found for found in markers if found.kind == "client"]
+    facts = CustomerEvidence.of(customer)
     if linked_customer_id is not None and customer.id == linked_customer_id:
-        return _Scored(customer, _SCORE_LINK, ["stored link", *_flags(client, customer)], False)
-    if any(found.paymo_id == client.id for found in client_markers):
-        return _Scored(
+        return ScoredCustomer(customer, _SCORE_LINK, ["stored link", *_flags(client, customer)], False)
+    if client.id in facts.client_links:
+        return ScoredCustomer(
             customer,
             _SCORE_MARKER,
             [f"marker paymo:client:{client.id} in Notes", *_flags(client, customer)],
             False,
         )
-    other_links = [found.paymo_id for found in client_markers if found.paymo_id != client.id]
+    other_links = [paymo_id for paymo_id in facts.client_links if paymo_id != client.id]
 
     names = [normalize_name(customer.display_name)]
     if customer.company_name:
@@ -441,15 +555,10 @@ def _score(
     similarity, how, matched_name = _name_similarity(client_name, names)
 
     customer_email = customer.email.strip().lower() if customer.email else None
-    same_email = customer_email is not None and customer_email in client_emails
-    customer_domains = _corporate_domains([customer.email], [customer.website])
-    domain_relation: Literal["same", "different", "unknown"] = "unknown"
-    if client_domains and customer_domains:
-        shared = client_domains & customer_domains
-        domain_relation = "same" if shared else "different"
-    place_relation, place_reason = _compare_places(
-        client_place, _Place(_country(customer.bill_country), _place_text(customer.bill_city))
-    )
+    same_email = customer_email is not None and customer_email in evidence.emails
+    customer_domains = facts.domains
+    domain_relation = _compare_domains(client_domains, customer_domains)
+    place_relation, place_reason = _compare_places(evidence.place, facts.place)
 
     if same_email and similarity >= _SAME_EMAIL_NAME_FLOOR:
         score = _SCORE_SAME_EMAIL
@@ -468,7 +577,7 @@ def _score(
 
     contradicted = False
     if domain_relation == "same":
-        shared_text = ", ".join(sorted(client_domains & customer_domains))
+        shared_text = ", ".join(sorted(client_domains.intersection(customer_domains)))
         if not same_email:
             score += _BONUS_SAME_DOMAIN
             reasons.append(f"same organisation domain ({shared_text})")
@@ -495,7 +604,7 @@ def _score(
     if contradicted:
         score = min(score, _CAP_CONTRADICTED)
     reasons.extend(_flags(client, customer))
-    return _Scored(customer, score, reasons, contradicted, excluded=bool(other_links))
+    return ScoredCustomer(customer, score, reasons, contradicted, excluded=bool(other_links))
 
 
 def _flags(client: PaymoClientView, customer: QboCustomerView) -> list[str]:
@@ -525,20 +634,18 @@ def match_client(
     still listed: their DisplayName would collide with a new customer's). Candidates (best first,
     at most five) carry their score and the evidence behind it.
     """
-    client_name = normalize_name(client.name)
-    if not client_name:
-        raise InputError(f"Paymo client {client.id} has an empty name", field_name="name")
-    client_emails = _client_emails(client)
-    client_domains = _corporate_domains(client_emails, [client.website])
-    client_place = _Place(_country(client.country), _place_text(client.city))
+    evidence = ClientEvidence.of(client)
+    return decide_match(score_customer(evidence, customer, linked_customer_id) for customer in customers)
 
-    scored = [
-        _score(client, client_name, client_emails, client_domains, client_place, customer, linked_customer_id)
-        for customer in customers
-    ]
+
+def decide_match(scored: Iterable[ScoredCustomer]) -> MatchResult:
+    """The decision ``match_client`` documents, from scored customers.
+
+    Only what scores ``CANDIDATE_THRESHOLD`` or more counts, and of that only the five best, the
+    best eligible one and whether there is one: customers left out must score below all of these.
+    """
     shown = sorted(
-        (entry for entry in scored if entry.score >= CANDIDATE_THRESHOLD),
-        key=lambda entry: (-entry.score, entry.customer.display_name.lower(), entry.customer.id),
+        (entry for entry in scored if entry.score >= CANDIDATE_THRESHOLD), key=ScoredCustomer.sort_key
     )
     candidates = [
         Candidate(
@@ -547,9 +654,9 @@ def match_client(
             score=round(entry.score, 3),
             reasons=entry.reasons,
         )
-        for entry in shown[:_MAX_CANDIDATES]
+        for entry in shown[:MAX_CANDIDATES]
     ]
-    eligible = [entry for entry in shown if not entry.contradicted and not entry.excluded]
+    eligible = [entry for entry in shown if entry.eligible]
     if eligible and eligible[0].score >= MATCH_THRESHOLD:
         best = eligible[0]
         runner_up = next((entry for entry in shown if entry is not best), None)
