@@ -37,7 +37,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 
-from paymo_qb_mcp.domain.matching import MatchResult, PaymoClientView, QboCustomerView, match_client
+from paymo_qb_mcp.domain.match_index import CustomerIndex
+from paymo_qb_mcp.domain.matching import MatchResult, PaymoClientView, QboCustomerView
 from paymo_qb_mcp.domain.money import normalize_currency
 from paymo_qb_mcp.errors import PaymoQbError
 from paymo_qb_mcp.net import jsonwire
@@ -149,24 +150,24 @@ def _id_order(ident: str) -> tuple[int, int | str]:
 
 
 class _CustomerMatcher:
-    """The customers a Paymo client can be matched against (sub-customers excluded), kept per change."""
+    """The customers a Paymo client can be matched against (sub-customers excluded), indexed per change."""
 
     def __init__(self) -> None:
-        self._views: dict[str, QboCustomerView] = {}
+        self._index = CustomerIndex()
 
     def upsert(self, customer: qbo_models.Customer) -> None:
         if customer.Id is None:
             return
         if customer.Job:
-            self._views.pop(customer.Id, None)
+            self._index.remove(customer.Id)
         else:
-            self._views[customer.Id] = customer_view(customer)
+            self._index.upsert(customer_view(customer))
 
     def remove(self, customer_id: str) -> None:
-        self._views.pop(customer_id, None)
+        self._index.remove(customer_id)
 
     def match(self, client: PaymoClientView, *, linked_customer_id: str | None) -> MatchResult:
-        return match_client(client, list(self._views.values()), linked_customer_id=linked_customer_id)
+        return self._index.match(client, linked_customer_id=linked_customer_id)
 
 
 class _PartyNames:
