@@ -29,13 +29,16 @@ from paymo_qb_mcp.config.policy import Decision, PlanFacts
 from paymo_qb_mcp.config.settings import default_data_dir
 from paymo_qb_mcp.domain.plan import Change, Plan
 from paymo_qb_mcp.errors import ApprovalError, PaymoQbError, PolicyDenied
+from paymo_qb_mcp.net.waits import report_waits
 from paymo_qb_mcp.server.outputs import ChangeOut, FindingOut, RecordResult, WriteResult
+from paymo_qb_mcp.server.progress import ProgressReport
 from paymo_qb_mcp.server.runtime import Runtime
 from paymo_qb_mcp.store.audit import AuditGroup
 from paymo_qb_mcp.sync.executor import ApplyOutcome
 
 __all__ = [
     "Approval",
+    "ExtraFields",
     "NoQuestion",
     "Prepared",
     "ask_human",
@@ -47,6 +50,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# What a tool adds to the common result fields, from the apply outcome (None when nothing was applied)
+# and those fields (status, results, ...); its keys win (a tool may give its own results).
+ExtraFields = Callable[["ApplyOutcome | None", dict[str, Any]], dict[str, Any]]
 
 # An error has no schema to mark record text, so a refusal that quotes records says it in its text.
 QUOTED_TEXT_IS_DATA = (
@@ -82,6 +89,11 @@ class Prepared:
     dry_run: bool
     approval_id: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    # A selection's plan (many records): a change that fails is reported with the others applied
+    # (status partial) instead of failing the call.
+    isolate_failures: bool = False
+    # The question for the human when the default one (summary, first changes) is not the right one.
+    question: str | None = None
 
 
 def runtime_of(ctx: Context) -> Runtime:
@@ -217,7 +229,7 @@ def ask_human(ctx: Context, prepared: Prepared) -> Elicit[Approval] | NoQuestion
         return NoQuestion("approval_id")
     if not _client_can_elicit(ctx):
         return NoQuestion("no_elicitation")
-    return Elicit(_question(prepared), Approval)
+    return Elicit(prepared.question or _question(prepared), Approval)
 
 
 def _changes_out(plan: Plan) -> list[ChangeOut]:
@@ -297,7 +309,7 @@ async def run_write(
     prepared: Prepared,
     confirmation: Any,
     result_type: type[WriteResult],
-    extra_fields: Callable[[ApplyOutcome | None], dict[str, Any]] | None = None,
+    extra_fields: ExtraFields | None = None,
     *,
     blocked_noop_is_answer: bool = False,
 ) -> WriteResult:
@@ -322,20 +334,22 @@ async def _run_write(
     prepared: Prepared,
     confirmation: Any,
     result_type: type[WriteResult],
-    extra_fields: Callable[[ApplyOutcome | None], dict[str, Any]] | None,
+    extra_fields: ExtraFields | None,
     audit: AuditGroup,
     blocked_noop_is_answer: bool,
 ) -> WriteResult:
     runtime = runtime_of(ctx)
     plan = prepared.plan
     tool = prepared.tool
-    more = extra_fields or (lambda _outcome: {})
+    more: ExtraFields = extra_fields or (lambda _outcome, _fields: {})
 
-    def finish(**fields: Any) -> WriteResult:
-        status = str(fields["status"])
-        runtime.record_run(tool, status, plan.plan_hash, fields.get("summary") or plan.summary)
+    def finish(fields: dict[str, Any], outcome: ApplyOutcome | None = None) -> WriteResult:
+        """The result: the common fields, overridden by what the tool adds (its own results, say)."""
+        merged = {**fields, **more(outcome, fields)}
+        status = str(merged["status"])
+        runtime.record_run(tool, status, plan.plan_hash, merged.get("summary") or plan.summary)
         audit.append("outcome", tool=tool, plan_hash=plan.plan_hash, outcome=status)
-        return result_type(**fields)
+        return result_type(**merged)
 
     audit.append(
         "tool_call",
@@ -363,17 +377,14 @@ async def _run_write(
 
     if prepared.dry_run:
         return finish(
-            **_base(prepared, "planned"),
-            results=_planned_results(plan),
-            changes=_changes_out(plan),
-            **more(None),
+            {**_base(prepared, "planned"), "results": _planned_results(plan), "changes": _changes_out(plan)}
         )
     if plan.blocked and not (blocked_noop_is_answer and plan.is_noop):
         blockers = "; ".join(f"{f.code}: {f.message}" for f in plan.findings if f.severity == "blocker")
         audit.append("error", tool=tool, plan_hash=plan.plan_hash, outcome="blocked", message=blockers)
         raise ToolError(f"BLOCKED: nothing was written. {blockers.rstrip('.')}. {QUOTED_TEXT_IS_DATA}")
     if plan.is_noop:
-        return finish(**_base(prepared, "unchanged"), results=_planned_results(plan), **more(None))
+        return finish({**_base(prepared, "unchanged"), "results": _planned_results(plan)})
     if prepared.decision.effect == "deny":
         error = PolicyDenied(
             f"policies.yaml denies this {tool}: {prepared.decision.reason}. Nothing was written.",
@@ -407,13 +418,8 @@ async def _run_write(
                     plan_hash=plan.plan_hash,
                     approval={"channel": "elicitation", "by": who, "note": answer.note},
                 )
-                return finish(
-                    **_base(
-                        prepared, "declined", f"Declined by the human. Nothing was written. {plan.summary}"
-                    ),
-                    results=_planned_results(plan),
-                    **more(None),
-                )
+                declined = f"Declined by the human. Nothing was written. {plan.summary}"
+                return finish({**_base(prepared, "declined", declined), "results": _planned_results(plan)})
             approval_info = {"channel": "elicitation", "by": who, "note": answer.note}
         elif isinstance(confirmation, DeclinedElicitation | CancelledElicitation):
             audit.append(
@@ -422,23 +428,19 @@ async def _run_write(
                 plan_hash=plan.plan_hash,
                 approval={"channel": "elicitation", "action": confirmation.action},
             )
-            return finish(
-                **_base(prepared, "declined", f"The human chose {confirmation.action}. Nothing was written."),
-                results=_planned_results(plan),
-                **more(None),
-            )
+            declined = f"The human chose {confirmation.action}. Nothing was written."
+            return finish({**_base(prepared, "declined", declined), "results": _planned_results(plan)})
         else:
-            return finish(**_pending(runtime, prepared, audit), **more(None))
+            return finish(_pending(runtime, prepared, audit))
         audit.append("approval_granted", tool=tool, plan_hash=plan.plan_hash, approval=approval_info)
 
-    async def progress(done: int, total: int, message: str) -> None:
-        await ctx.report_progress(done, total, message)
-
+    progress = ProgressReport(ctx, len(plan.writes))
     audit.flush()  # durable before the first request that writes
     try:
         runtime.write_budget.spend(plan.plan_hash)
-        await ctx.report_progress(0, len(plan.writes), f"applying {len(plan.writes)} change(s)")
-        outcome = await runtime.service.apply(plan, progress)
+        await progress.step(0, len(plan.writes), f"applying {len(plan.writes)} change(s)")
+        with report_waits(progress.wait):
+            outcome = await runtime.service.apply(plan, progress.step, isolate_failures=True)
     except PaymoQbError as error:
         audit.append(
             "error",
@@ -457,21 +459,43 @@ async def _run_write(
             outcome=item.outcome,
             ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id, "entity": item.change.entity},
             approval=approval_info,
+            message=item.error.for_agent() if item.error is not None else None,
         )
-        if item.findings:
+        mismatches = [f for f in item.findings if f.code == "READBACK_MISMATCH"]
+        if mismatches:
             audit.append(
                 "read_back",
                 tool=tool,
                 plan_hash=plan.plan_hash,
                 outcome="mismatch",
-                message="; ".join(f.message for f in item.findings),
+                message="; ".join(f.message for f in mismatches),
                 ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id},
             )
-    status = "applied" if any(item.outcome != "unchanged" for item in outcome.applied) else "unchanged"
+    failures = outcome.failures
+    first_error = next((item.error for item in failures if item.error is not None), None)
+    if failures and not prepared.isolate_failures and first_error is not None:
+        # One record's plan: its failure is the call's error, as it always was (what was written before
+        # it is in the audit log above).
+        audit.append(
+            "error",
+            tool=tool,
+            plan_hash=plan.plan_hash,
+            outcome="failed",
+            message=first_error.for_agent(),
+            upstream_request_ids=_request_ids(first_error),
+        )
+        raise _agent_error(first_error) from None
+    wrote = any(item.wrote for item in outcome.applied)
+    status = "partial" if failures else "applied" if wrote else "unchanged"
     await client_log(ctx, f"{tool}: {status} ({len(outcome.applied)} change(s), plan {plan.plan_hash[:12]})")
     base = _base(prepared, status)
+    if failures:
+        base["summary"] = (
+            f"{len(failures)} of {len(outcome.applied)} change(s) were not written (see the findings; "
+            f"plan again to retry them). {plan.summary}"
+        )
     base["findings"] = _findings_out(plan, outcome)
-    return finish(**base, results=_applied_results(plan, outcome), **more(outcome))
+    return finish({**base, "results": _applied_results(plan, outcome)}, outcome)
 
 
 async def client_log(ctx: Context, message: str) -> None:

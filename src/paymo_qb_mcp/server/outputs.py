@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-WriteStatus = Literal["planned", "pending_approval", "applied", "unchanged", "declined"]
+WriteStatus = Literal["planned", "pending_approval", "applied", "partial", "unchanged", "declined"]
+InvoiceStatus = Literal[
+    "applied", "unchanged", "blocked", "denied", "failed", "planned", "pending_approval", "declined"
+]
 
 # Server-written text (summaries, finding messages) quotes record names and numbers; its schema says so,
 # so that the notice below covers every field a record's text can reach.
@@ -63,7 +66,8 @@ class WriteResult(BaseModel):
 
     status: WriteStatus = Field(
         description="planned (dry run), pending_approval (a human must approve out of band), applied, "
-        "unchanged (nothing to do), declined (the human said no)."
+        "partial (applied, except records QuickBooks or Paymo refused: see results and findings; plan "
+        "again to retry them), unchanged (nothing to do), declined (the human said no)."
     )
     plan_hash: str = Field(description="SHA-256 of the plan; an approval is bound to exactly this plan.")
     summary: str = Field(description=f"A short human summary of the plan or outcome. {QUOTES_RECORD_TEXT}")
@@ -82,12 +86,31 @@ class WriteResult(BaseModel):
     notice: str = UNTRUSTED_TEXT_NOTICE
 
 
+class InvoiceRecordResult(RecordResult):
+    """A record of sync_invoice; for a selection, one per invoice carries its own fields."""
+
+    paymo_invoice_id: int | None = Field(default=None, description="The Paymo invoice (selections).")
+    qbo_invoice_id: str | None = Field(default=None, description="Its QuickBooks invoice, when there is one.")
+    status: InvoiceStatus | None = Field(
+        default=None,
+        description="applied, unchanged, blocked (a guard: see reason), denied (policies.yaml), failed "
+        "(QuickBooks refused it when applying), or planned / pending_approval / declined like the call.",
+    )
+    paymo_total: str | None = Field(default=None, description="Paymo's total, decimal string.")
+    qbo_total: str | None = Field(
+        default=None, description="What QuickBooks shows (or will show once applied), decimal string."
+    )
+    reason: str | None = Field(default=None, description=f"Why this status. {QUOTES_RECORD_TEXT}")
+
+
 class InvoiceSyncResult(WriteResult):
-    """sync_invoice adds the invoice ids and both totals (decimal strings)."""
+    """sync_invoice adds the invoice ids and both totals (decimal strings) for one invoice, and for a
+    selection one entry per invoice in ``results``."""
 
     qbo_invoice_id: str | None = None
     paymo_total: str | None = None
     qbo_total: str | None = None
+    results: list[InvoiceRecordResult] = Field(default_factory=list)  # type: ignore[assignment]
 
 
 class CustomerRefOut(BaseModel):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Final
 
 import httpx
 
 from paymo_qb_mcp.config.policy import Policy
+from paymo_qb_mcp.domain.plan import Plan
 from paymo_qb_mcp.errors import RateLimitedLocally
 from paymo_qb_mcp.net.ratelimit import RateLimiter, key_fingerprint
 from paymo_qb_mcp.paymo.client import PaymoClient
@@ -26,6 +28,10 @@ from paymo_qb_mcp.sync.context import SyncContext
 from paymo_qb_mcp.sync.service import SyncService
 
 __all__ = ["Connection", "LastRun", "Runtime", "WriteBudget", "open_runtime"]
+
+
+# How many prepared plans stay readable as resources.
+RECENT_PLANS: Final = 16
 
 
 def _utc_now() -> dt.datetime:
@@ -120,6 +126,14 @@ class Runtime:
     connection_label: str
     now: Callable[[], dt.datetime] = _utc_now
     last_runs: deque[LastRun] = field(default_factory=lambda: deque(maxlen=20))
+    recent_plans: OrderedDict[str, tuple[Plan, dict[str, Any]]] = field(default_factory=OrderedDict)
+
+    def remember_plan(self, plan: Plan, details: Mapping[str, Any]) -> None:
+        """Keep a plan this server prepared (the last few), readable as ``paymo-qb://plans/{plan_hash}``."""
+        self.recent_plans[plan.plan_hash] = (plan, dict(details))
+        self.recent_plans.move_to_end(plan.plan_hash)
+        while len(self.recent_plans) > RECENT_PLANS:
+            self.recent_plans.popitem(last=False)
 
     def record_run(self, tool: str, status: str, plan_hash: str | None, summary: str) -> None:
         self.last_runs.append(LastRun(tool, status, plan_hash, self.now(), summary))

@@ -35,11 +35,15 @@ from paymo_qb_mcp.server.outputs import (
     CandidateOut,
     ClientMatchResult,
     CustomerRefOut,
+    InvoiceRecordResult,
     InvoiceSyncResult,
     WriteResult,
 )
 from paymo_qb_mcp.server.reports import ReconciliationOut, SyncStatusOut, reconciliation_out, status_out
+from paymo_qb_mcp.server.selection import prepare_selection, selection_question, selection_results
 from paymo_qb_mcp.sync.executor import ApplyOutcome
+from paymo_qb_mcp.sync.invoices import InvoiceSelection
+from paymo_qb_mcp.sync.invoices.selection import MAX_SELECTED_IDS
 
 __all__ = ["TOOL_NAMES", "register_tools"]
 
@@ -171,7 +175,7 @@ async def find_client_match(
     """
     match = prepared.extra["match"]
 
-    def fields(_outcome: ApplyOutcome | None) -> dict[str, Any]:
+    def fields(_outcome: ApplyOutcome | None, _base: dict[str, Any]) -> dict[str, Any]:
         customer = match.customer
         return {
             "decision": match.decision,
@@ -193,44 +197,118 @@ async def find_client_match(
 
 # --- sync_invoice -----------------------------------------------------------------------------
 
+InvoiceStatusName = Literal["draft", "sent", "viewed", "paid", "void"]
+
 
 async def plan_sync_invoice(
-    paymo_invoice_id: int, dry_run: bool, approval_id: str | None, ctx: Context
+    paymo_invoice_id: int | None,
+    paymo_invoice_ids: list[int] | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    statuses: list[InvoiceStatusName] | None,
+    dry_run: bool,
+    approval_id: str | None,
+    ctx: Context,
 ) -> Prepared:
     service = runtime_of(ctx).service
+    ways = [
+        paymo_invoice_id is not None,
+        bool(paymo_invoice_ids),
+        date_from is not None or date_to is not None,
+    ]
+    if sum(ways) != 1:
+        raise ToolError(
+            "INPUT: give exactly one of paymo_invoice_id (one invoice), paymo_invoice_ids (a list of "
+            "invoices) or date_from and date_to (every invoice dated in that period)"
+        )
+    if paymo_invoice_id is not None:
+        if statuses:
+            raise ToolError("INPUT: statuses narrows a period (date_from/date_to); drop it for one invoice")
 
-    async def planner() -> tuple[Plan, dict[str, Any]]:
-        found = await service.plan_invoice(paymo_invoice_id)
-        return found.plan, {"invoice": found}
+        async def planner() -> tuple[Plan, dict[str, Any]]:
+            found = await service.plan_invoice(paymo_invoice_id)
+            return found.plan, {"invoice": found}
 
-    return await prepare(
-        ctx,
-        "sync_invoice",
-        {"paymo_invoice_id": paymo_invoice_id, "dry_run": dry_run, "approval_id": approval_id},
-        planner,
+        return await prepare(
+            ctx,
+            "sync_invoice",
+            {"paymo_invoice_id": paymo_invoice_id, "dry_run": dry_run, "approval_id": approval_id},
+            planner,
+        )
+    try:
+        selection = InvoiceSelection(
+            paymo_invoice_ids=tuple(paymo_invoice_ids or ()),
+            date_from=date_from,
+            date_to=date_to,
+            statuses=tuple(statuses) if statuses else None,
+        )
+    except PaymoQbError as error:
+        raise _tool_error(error) from None
+    arguments: dict[str, Any] = {
+        "paymo_invoice_ids": list(paymo_invoice_ids) if paymo_invoice_ids else None,
+        "date_from": date_from.isoformat() if date_from else None,
+        "date_to": date_to.isoformat() if date_to else None,
+        "statuses": list(statuses) if statuses else None,
+        "dry_run": dry_run,
+        "approval_id": approval_id,
+    }
+    prepared = await prepare_selection(
+        ctx, "sync_invoice", arguments, lambda: service.plan_invoice_selection(selection)
     )
+    prepared.question = selection_question(prepared, prepared.extra["selection"])
+    return prepared
 
 
 async def sync_invoice(
-    paymo_invoice_id: Annotated[int, Field(description="The Paymo invoice id.", ge=1)],
     prepared: Annotated[Prepared, Resolve(plan_sync_invoice)],
     confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_sync_invoice))],
     ctx: Context,
+    paymo_invoice_id: Annotated[int | None, Field(description="One Paymo invoice id.", ge=1)] = None,
+    paymo_invoice_ids: Annotated[
+        list[Annotated[int, Field(ge=1)]] | None,
+        Field(
+            description="Or: several Paymo invoice ids, planned and approved as one plan.",
+            min_length=1,
+            max_length=MAX_SELECTED_IDS,
+        ),
+    ] = None,
+    date_from: Annotated[
+        dt.date | None,
+        Field(description="Or: every Paymo invoice dated from this day (YYYY-MM-DD, inclusive)..."),
+    ] = None,
+    date_to: Annotated[dt.date | None, Field(description="...to this day (inclusive), as one plan.")] = None,
+    statuses: Annotated[
+        list[InvoiceStatusName] | None,
+        Field(
+            description="With a period: the Paymo statuses to take (default sent, viewed, paid and void: "
+            "drafts are not billed yet).",
+            min_length=1,
+        ),
+    ] = None,
     dry_run: DryRun = False,
     approval_id: ApprovalId = None,
 ) -> InvoiceSyncResult:
-    """Post one Paymo invoice to QuickBooks Online as an invoice — create, update, or void — exactly once.
+    """Post Paymo invoices to QuickBooks Online as invoices — create, update, or void — each exactly once.
 
-    Maps the customer (matching or creating it per policy), lines, discount, due date, currency and
-    tax so that the QuickBooks total equals the Paymo total to the cent; if it cannot, the plan
-    reports the exact difference and nothing is written. A re-sync of an unchanged invoice does
-    nothing; a changed one becomes an update; a voided Paymo invoice is voided in QuickBooks.
-    Returns paymo_total and qbo_total as decimal strings. Writes follow policies.yaml: some need a
-    human's approval (status pending_approval with an approve_command for the human).
+    One invoice (paymo_invoice_id), a list (paymo_invoice_ids) or a whole period (date_from and
+    date_to, e.g. a month; Paymo drafts are left out unless statuses asks for them). Maps the customer
+    (matching or creating it per policy), lines, discount, due date, currency and tax so that the
+    QuickBooks total equals the Paymo total to the cent; if it cannot, the invoice is blocked with the
+    exact difference. A re-sync of an unchanged invoice does nothing; a changed one becomes an update;
+    a voided Paymo invoice is voided in QuickBooks. policies.yaml decides per invoice: invoices it
+    denies or a guard blocks are listed in results and left out, the rest is one plan a human
+    approves once when any of it needs approval (status pending_approval with an approve_command for
+    the human). For a list or period, results hold one entry per invoice (paymo_invoice_id,
+    qbo_invoice_id, status, paymo_total, qbo_total, reason); amounts are decimal strings.
     """
-    invoice = prepared.extra["invoice"]
+    invoice = prepared.extra.get("invoice")
+    combined = prepared.extra.get("selection")
 
-    def fields(outcome: ApplyOutcome | None) -> dict[str, Any]:
+    def fields(outcome: ApplyOutcome | None, base: dict[str, Any]) -> dict[str, Any]:
+        if combined is not None:
+            return {"results": selection_results(combined, outcome, str(base["status"]))}
+        results = [InvoiceRecordResult(**result.model_dump()) for result in base.get("results", [])]
+        assert invoice is not None  # one invoice's call
         qbo_id = invoice.qbo_invoice_id
         qbo_total = invoice.qbo_total
         if outcome is not None:
@@ -241,6 +319,7 @@ async def sync_invoice(
                     if record_total is not None:
                         qbo_total = Decimal(str(record_total))
         return {
+            "results": results,
             "qbo_invoice_id": qbo_id,
             "paymo_total": _money(invoice.paymo_total, invoice.currency),
             "qbo_total": _money(qbo_total, invoice.currency),
@@ -528,7 +607,7 @@ async def sync_status(ctx: Context) -> SyncStatusOut:
 # overwrite a customer's contact details, so those two say they can be destructive.
 WRITE_TOOLS: Sequence[tuple[Callable[..., Any], str, bool]] = (
     (find_client_match, "Match a Paymo client to a QuickBooks customer", True),
-    (sync_invoice, "Sync one Paymo invoice to QuickBooks", True),
+    (sync_invoice, "Sync Paymo invoices to QuickBooks", True),
     (mark_paid, "Record payments both ways", False),
     (push_expenses, "Push Paymo expenses to QuickBooks", False),
     (aggregate_time, "Push billable Paymo time to QuickBooks", False),

@@ -36,9 +36,12 @@ class SyncService:
         self.ctx = ctx
         self.executor = Executor(ctx)
 
-    async def apply(self, plan: Plan, progress: Progress | None = None) -> ApplyOutcome:
-        """Apply a plan made by one of the planners (the MCP layer decides whether it may)."""
-        return await self.executor.apply(plan, progress)
+    async def apply(
+        self, plan: Plan, progress: Progress | None = None, *, isolate_failures: bool = False
+    ) -> ApplyOutcome:
+        """Apply a plan made by one of the planners (the MCP layer decides whether it may); see
+        ``Executor.apply`` for ``isolate_failures``."""
+        return await self.executor.apply(plan, progress, isolate_failures=isolate_failures)
 
     async def status(self) -> SyncStatus:
         """What the ledger holds: links per kind and creates that may need recovery.
