@@ -42,7 +42,8 @@ def _why_missing(runs: Sequence[Run], n: int, *modes: str) -> str:
     for mode in modes:
         for run in runs:
             if run.get("n") == n and run.get("mode") == mode:
-                return f"N={n} mode {mode}: {run.get('status')} ({run.get('reason') or 'no figures'})"
+                # The reason is in the notes; a target only says which run it would have needed.
+                return f"N={n} mode {mode}: {str(run.get('status')).replace('_', ' ')}"
     return f"not measured (no run of N={n}, mode {' or '.join(modes)})"
 
 
@@ -404,7 +405,7 @@ def render(data: dict[str, Any], *, markdown: bool) -> str:
     if notes:
         bullet = "- " if markdown else "  * "
         parts.append("Notes:\n" + "\n".join(bullet + note for note in notes))
-    targets = [Target(**_target_fields(item)) for item in data.get("targets", [])] or evaluate_targets(data)
+    targets = evaluate_targets(data)
     verdict = {True: "met", False: "NOT met", None: "not measured"}
     parts.append(
         _table(
@@ -418,13 +419,22 @@ def render(data: dict[str, Any], *, markdown: bool) -> str:
 
 def _head(meta: dict[str, Any]) -> str:
     scale = meta.get("time_scale") or {}
+    measured = f"{meta['measured']}: " if meta.get("measured") else ""
+    dirty = " (with uncommitted changes)" if meta.get("dirty") else ""
     return (
-        f"Commit {meta.get('commit', '?')}{' (with uncommitted changes)' if meta.get('dirty') else ''}, "
+        f"{measured}commit {meta.get('commit', '?')}{dirty}, "
         f"{meta.get('python', '?')} on {meta.get('platform', '?')}, {meta.get('cpus', '?')} CPUs "
         f"(load {meta.get('load_average', '?')}), seed {meta.get('seed')}, "
         f"rate time scale {scale.get('effective')} (asked {scale.get('requested')}), "
         f"{meta.get('started_at', '?')} – {meta.get('finished_at', '?')}."
     )
+
+
+def _measured(document: dict[str, Any]) -> str:
+    runs = document.get("runs", [])
+    sizes = sorted({int(run["n"]) for run in runs})
+    modes = list(dict.fromkeys(str(run["mode"]) for run in runs))
+    return f"N={', '.join(map(str, sizes))}; modes {', '.join(modes)}"
 
 
 def merge(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -435,11 +445,7 @@ def merge(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "benchmark": "volume",
         "version": 1,
         "meta": documents[0].get("meta", {}),
-        "sources": [document.get("meta", {}) for document in documents],
+        "sources": [{**document.get("meta", {}), "measured": _measured(document)} for document in documents],
         "startup": startups[-1] if startups else None,
         "runs": [run for document in documents for run in document.get("runs", [])],
     }
-
-
-def _target_fields(item: dict[str, Any]) -> dict[str, Any]:
-    return {"key": item["key"], "text": item["target"], "measured": item["measured"], "met": item["met"]}
