@@ -204,13 +204,14 @@ def floor_time(count: int, window: Window) -> float:
 
 def lower_bound(span: Span, time_scale: float) -> dict[str, Any]:
     """The least wall time the services' limits allow for the requests in `span` (both services are
-    used side by side, so the bound is the largest single window's), in real seconds at `time_scale`."""
+    used side by side, so the bound is the largest single window's), in seconds with every window
+    `time_scale` times shorter (the emulators' `--rate-time-scale`)."""
     windows: dict[str, float] = {}
     for window in QBO_LIMITS:
         count = span.batches("qbo") if window.batch_only else span.count("qbo")
-        windows[window.name] = floor_time(count, window) * time_scale
+        windows[window.name] = floor_time(count, window) / time_scale
     for window in PAYMO_LIMITS:
-        windows[window.name] = floor_time(span.count("paymo"), window) * time_scale
+        windows[window.name] = floor_time(span.count("paymo"), window) / time_scale
     binding = max(windows, key=lambda name: windows[name])
     return {"seconds": windows[binding], "binding": binding, "windows": windows, "time_scale": time_scale}
 

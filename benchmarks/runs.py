@@ -182,9 +182,13 @@ def build_mcp_server(
     meter: Meter,
     policy_path: Path,
     data_dir: Path,
-    limiters: tuple[RateLimiter, RateLimiter],
+    mode: ModeSpec,
+    scale: TimeScale,
 ) -> MCPServer:
-    """The product's MCP server over the in-process sandbox, as tests/server/server_support.py builds it."""
+    """The product's MCP server over the in-process sandbox, as tests/server/server_support.py builds it.
+
+    Against relaxed emulators it paces nothing; under the services' limits it paces as it would against
+    the real services — its own process-wide limiters (batches included) — on the same time scale."""
     policy = load_policy(policy_path)
     connection = Connection(
         paymo_base_url=DEFAULT_PAYMO_BASE_URL,
@@ -194,9 +198,10 @@ def build_mcp_server(
         qbo_tokens=StaticTokenProvider(sandbox.qbo.access_token),
         paymo_transport=meter.transport("paymo"),
         qbo_transport=meter.transport("qbo"),
-        paymo_limiter=limiters[0],
-        qbo_limiter=limiters[1],
+        paymo_limiter=None if mode.limits else UnlimitedLimiter(),
+        qbo_limiter=None if mode.limits else UnlimitedLimiter(),
         label="sandbox (benchmark)",
+        time_scale=scale.effective if mode.limits else 1.0,
     )
 
     def factory() -> AbstractAsyncContextManager[Runtime]:
@@ -327,7 +332,7 @@ async def run_one(
             await _naive(report, sandbox, dataset, meter, limiters)
         else:
             policy_path = write_policy(work / "policies.yaml", confirm=mode.confirm)
-            server = build_mcp_server(sandbox, meter, policy_path, work / "data", limiters)
+            server = build_mcp_server(sandbox, meter, policy_path, work / "data", mode, scale)
             await _product(report, mode, server, sandbox, dataset, meter, timeout_s)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -491,7 +496,7 @@ async def _period(
     outcomes: dict[str, int] = {}
     wanted = set(dataset.invoice_ids)
     for entry in (result.structured_content or {}).get("results") or []:
-        if not isinstance(entry, dict) or "paymo_invoice_id" not in entry:
+        if not isinstance(entry, dict) or entry.get("paymo_invoice_id") is None:
             continue  # record results of other kinds (customers) carry no invoice status
         if int(entry["paymo_invoice_id"]) not in wanted:
             continue

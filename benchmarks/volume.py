@@ -46,9 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate-time-scale",
         type=float,
-        default=0.05,
-        help="factor on every rate-limit window in -limits modes (0.05: a minute lasts 3 s); "
-        "1 when the code under test has no time_scale knob (default 0.05)",
+        default=20.0,
+        help="in -limits modes every rate-limit window is this many times shorter, on both the "
+        "emulators and the product's limiters (20: a minute lasts 3 s; default 20)",
     )
     parser.add_argument(
         "--timeout", type=float, default=3600.0, help="seconds allowed per run (N, mode) (default 3600)"

@@ -43,7 +43,7 @@ def test_benchmark_reports_every_figure_for_one_call_per_invoice_and_the_naive_b
     data = json.loads(out.read_text(encoding="utf-8"))
 
     assert data["meta"]["seed"] == 7
-    assert data["meta"]["time_scale"]["requested"] == 0.05
+    assert data["meta"]["time_scale"]["requested"] == 20.0
     startup = data["startup"]
     for key in ("initialize_median_s", "bare_mcp_import_median_s", "beyond_bare_import_s"):
         assert _number(startup[key]), key
@@ -124,9 +124,9 @@ def test_the_lower_bound_is_the_binding_windows_floor(monkeypatch: pytest.Monkey
         request_bytes={"qbo": 0, "paymo": 0},
         response_bytes={"qbo": 0, "paymo": 0},
     )
-    bound = lower_bound(span, 0.5)
+    bound = lower_bound(span, 2.0)
     # 1,001 QBO requests: the 10/s window allows the last at 100 s, the 500/min one at 120 s;
-    # 16 Paymo requests at 5 per 5 s: the last at 15 s.
+    # 16 Paymo requests at 5 per 5 s: the last at 15 s — each window twice as short at scale 2.
     assert bound["windows"] == {
         "qbo 500/min": 60.0,
         "qbo 10/s": 50.0,

@@ -100,8 +100,14 @@ def _describe(approval: Approval, now: datetime) -> list[str]:
         f"    totals: {_totals_text(approval.totals)}",
     ]
     if approval.arguments:
-        arguments = ", ".join(f"{name}={value!r}" for name, value in approval.arguments.items())
+        arguments = ", ".join(
+            f"{name}={value!r}" for name, value in approval.arguments.items() if value is not None
+        )
         lines.append(f"    arguments: {arguments}")
+    question = approval.details.get("question")
+    if isinstance(question, str):
+        # A selection (a month of invoices): counts, totals, which need a human and why, the first few.
+        lines += [f"    {line}" for line in question.splitlines()[1:]]
     lines.append(f"    plan hash: {approval.plan_hash}")
     return lines
 

@@ -15,11 +15,13 @@ from mcp.server import MCPServer
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver.exceptions import ResourceError
 from mcp.types import CallToolResult, TextContent
 from pydantic import AnyHttpUrl
 
 from paymo_qb_mcp import __version__
 from paymo_qb_mcp.errors import ConfigError
+from paymo_qb_mcp.server.outputs import UNTRUSTED_TEXT_NOTICE
 from paymo_qb_mcp.server.prompts import register_prompts
 from paymo_qb_mcp.server.runtime import Runtime
 from paymo_qb_mcp.server.tools import TOOL_NAMES, register_tools
@@ -183,6 +185,46 @@ def build_server(
                 }
                 for a in pending
             ],
+            indent=2,
+            default=str,
+        )
+
+    @server.resource(
+        "paymo-qb://plans/{plan_hash}",
+        name="plan",
+        title="A plan this server prepared",
+        description="Every change of a recent plan (by its plan_hash) and, for a selection of invoices, "
+        "the verdict on each one: what a question or a pending approval shows only in part.",
+        mime_type="application/json",
+    )
+    def plan_resource(plan_hash: str) -> str:
+        found = holder.require().recent_plans.get(plan_hash)
+        if found is None:
+            raise ResourceError(
+                f"NOT_FOUND: no recent plan {plan_hash!r} (this server keeps its last plans only); "
+                "call the tool again with dry_run=true to see it"
+            )
+        plan, details = found
+        return json.dumps(
+            {
+                "plan_hash": plan.plan_hash,
+                "tool": plan.tool,
+                "summary": plan.summary,
+                "totals": dict(plan.totals),
+                "changes": [
+                    {
+                        "action": change.action,
+                        "entity": change.entity,
+                        "paymo_id": change.paymo_id,
+                        "qbo_id": change.qbo_id,
+                        "summary": change.summary,
+                    }
+                    for change in plan.changes
+                ],
+                "findings": [finding.model_dump() for finding in plan.findings],
+                **details,
+                "notice": UNTRUSTED_TEXT_NOTICE,
+            },
             indent=2,
             default=str,
         )

@@ -182,6 +182,7 @@ async def prepare(
         raise _agent_error(error) from None
     facts = facts_for(plan)
     decision = needing_human(plan, runtime.policy.decide(tool, facts))
+    runtime.remember_plan(plan, {})
     return Prepared(
         tool=tool,
         arguments=dict(arguments),
@@ -549,6 +550,8 @@ def _pending(runtime: Runtime, prepared: Prepared, audit: AuditGroup) -> dict[st
         details={
             "changes": [change.summary for change in plan.writes],
             "findings": [f"{finding.code}: {finding.message}" for finding in plan.needs_human],
+            # What the human approving out of band is shown (counts, totals, who needs them and why).
+            **({"question": prepared.question} if prepared.question else {}),
         },
     )
     command = approve_command(approval.id, runtime.data_dir)

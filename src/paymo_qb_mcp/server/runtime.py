@@ -89,6 +89,9 @@ class Connection:
     paymo_limiter: RateLimiter | None = None
     qbo_limiter: RateLimiter | None = None
     label: str = "live"
+    # Rate windows this many times shorter than the real services' (an emulator scaled the same way,
+    # for benchmarks); used by the default limiters when none are given.
+    time_scale: float = 1.0
     # Where the link ledger lives when not in the data directory: the sandbox starts from its seed
     # in every process, so links from an earlier process would point at records that no longer
     # exist; it keeps its ledger in a directory of its own for its lifetime (approvals and audit
@@ -162,6 +165,7 @@ async def open_runtime(
                 api_key=connection.paymo_api_key,
                 transport=connection.paymo_transport,
                 limiter=connection.paymo_limiter,
+                time_scale=connection.time_scale,
             )
         )
         qbo = await stack.enter_async_context(
@@ -171,6 +175,7 @@ async def open_runtime(
                 token_provider=connection.qbo_tokens,
                 transport=connection.qbo_transport,
                 limiter=connection.qbo_limiter,
+                time_scale=connection.time_scale,
             )
         )
         ledger_dir = connection.ledger_dir or data_dir

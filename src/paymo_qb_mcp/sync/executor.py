@@ -283,11 +283,7 @@ class Executor:
             raise DataError(f"QuickBooks created a {model.entity_name} without an Id")
         self.remember_write(change, created.Id, created, payload)
         outcome = "replayed" if intent is not None and intent.request_id == rid else "created"
-        if not model.is_transaction:
-            # A name-list record (customer, vendor) carries no money: the record QBO answered the create
-            # with is what it stored, and is read back from there rather than asked for again.
-            return self.checked(change, model, created.Id, created, outcome)
-        return await self._read_back(change, model, created.Id, outcome)
+        return self.checked(change, model, created.Id, created, outcome)
 
     async def _find_existing(
         self, model: type[qbo_models.QboEntity], change: Change
@@ -318,7 +314,7 @@ class Executor:
         updated = await self.ctx.qbo.update(body, request_id=rid, sparse=True)
         # Fields the earlier attempt set that this payload does not are no longer known to be ours.
         self.remember_write(change, found.Id, updated, payload)
-        return await self._read_back(change, model, found.Id, "recovered")
+        return self.checked(change, model, found.Id, updated, "recovered")
 
     async def _qbo_modify(self, change: Change) -> AppliedChange:
         kind, paymo_id, _ = self.identity(change)
@@ -361,7 +357,7 @@ class Executor:
         outcome = MODIFIED[change.action]
         if change.action == "delete":
             return AppliedChange(change, outcome, qbo_id=qbo_id, paymo_id=paymo_id)
-        return await self._read_back(change, model, qbo_id, outcome)
+        return self.checked(change, model, qbo_id, written, outcome)
 
     def written_fields(self, change: Change) -> set[str]:
         """The fields an update leaves as ours: the payload's, and those an earlier write of ours set (a
@@ -423,7 +419,8 @@ class Executor:
         record: qbo_models.QboEntity,
         outcome: str,
     ) -> AppliedChange:
-        """The change's outcome with the record as read back, and a finding per expected value it lacks."""
+        """The change's outcome with the record as QBO holds it — the record QBO answered the write with
+        (what it stored, totals computed), or one read back — and a finding per expected value it lacks."""
         expect = self.resolve_links(change.expect or {})
         findings = readback_findings(model, qbo_id, record.to_wire(), expect)
         paymo_id = None if change.paymo_id is None else str(change.paymo_id)
