@@ -20,6 +20,8 @@ from paymo_qb_mcp.sandbox.paymo import seed as paymo_seed
 from paymo_qb_mcp.sandbox.quickbooks import seed as qbo_seed
 from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.context import SyncContext
+from paymo_qb_mcp.sync.invoices import InvoiceSelection
+from paymo_qb_mcp.sync.invoices import selection as invoice_selection
 from paymo_qb_mcp.sync.service import SyncService
 
 INV = paymo_seed.INVOICE_IDS
@@ -477,3 +479,23 @@ async def test_invoice_voided_in_quickbooks_but_live_in_paymo_is_not_resurrected
 
     assert [f.code for f in planned.plan.findings if f.severity == "blocker"] == ["VOIDED_IN_QUICKBOOKS"]
     assert planned.plan.is_noop
+
+
+async def test_a_period_is_planned_exactly_as_its_invoices_alone_even_when_paymo_cuts_included_lines(
+    sync_env: SyncEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Paymo silently cuts an included collection at 2,500 objects per response; here at 5 (more than any
+    # one demo invoice has), so the period's lines only come whole when the reader notices and reads
+    # smaller chunks.
+    sync_env.paymo_emu.include_cap = 5
+    monkeypatch.setattr(invoice_selection, "PAYMO_INCLUDE_CAP", 5)
+    selection = InvoiceSelection(date_from=dt.date(2026, 10, 1), date_to=dt.date(2026, 11, 30))
+    selected = await sync_env.service.plan_invoice_selection(selection)
+    sync_env.paymo_emu.include_cap = 2500
+    numbers = [item.number for item in selected.items]
+    assert numbers == [f"INV-2026-{n}" for n in (1035, 1036, 1037, 1038, 1039, 1041)]  # no draft
+    for item in selected.items:
+        assert item.paymo_invoice_id is not None
+        alone = await sync_env.service.plan_invoice(item.paymo_invoice_id)
+        assert item.plan.plan_hash == alone.plan.plan_hash, item.number
+        assert item.paymo_total == alone.paymo_total

@@ -82,6 +82,9 @@ _CDC_OVERLAP: Final = dt.timedelta(seconds=3)
 # QBO looks back at most 30 days; a mark older than this is caught up by a full reload.
 _CDC_MAX_AGE: Final = dt.timedelta(days=29)
 _SNAPSHOT_VERSION: Final = 1
+# Clients and contacts carry no included collections, so Paymo's 2,500-object cap on those does not
+# apply: bigger pages mean fewer requests at about one a second.
+_PAYMO_PAGE: Final = 1000
 
 _PLAN_STARTED: ContextVar[float | None] = ContextVar("paymo_qb_plan_started", default=None)
 
@@ -682,8 +685,10 @@ class CompanyData:
             found[name] = await reader()
 
         async with anyio.create_task_group() as group:
-            group.start_soon(read, "clients", self._paymo.list_clients)
-            group.start_soon(read, "contacts", self._paymo.list_client_contacts)
+            group.start_soon(read, "clients", lambda: self._paymo.list_clients(page_size=_PAYMO_PAGE))
+            group.start_soon(
+                read, "contacts", lambda: self._paymo.list_client_contacts(page_size=_PAYMO_PAGE)
+            )
         clients: dict[int, paymo_models.Client] = {client.id: client for client in found["clients"]}
         contacts: dict[int, paymo_models.ClientContact] = {c.id: c for c in found["contacts"]}
         self._paymo_dirty = True
@@ -703,8 +708,8 @@ class CompanyData:
             data.__dict__.update(fresh.__dict__)
             return
         condition = paymo_ge("updated_on", data.mark)
-        clients = await self._paymo.list_clients(where=condition)
-        contacts = await self._paymo.list_client_contacts(where=condition)
+        clients = await self._paymo.list_clients(where=condition, page_size=_PAYMO_PAGE)
+        contacts = await self._paymo.list_client_contacts(where=condition, page_size=_PAYMO_PAGE)
         for client in clients:
             data.clients[client.id] = client
         for contact in contacts:

@@ -35,6 +35,7 @@ from paymo_qb_mcp.sync.invoices.planner import INVOICE_INCLUDES, plan_loaded_inv
 __all__ = [
     "DEFAULT_PERIOD_STATUSES",
     "MAX_SELECTED_IDS",
+    "PAYMO_INCLUDE_CAP",
     "BulkLookup",
     "InvoiceSelection",
     "SelectionPlan",
@@ -45,8 +46,13 @@ T = TypeVar("T")
 # A period is what was billed: every status but draft.
 DEFAULT_PERIOD_STATUSES: Final = ("sent", "viewed", "paid", "void")
 MAX_SELECTED_IDS: Final = 5000
-# Ids per Paymo `id in (...)` filter and per QBO `IN (...)` query: short enough for any URL or body.
-_PAYMO_CHUNK: Final = 100
+# Ids per Paymo `id in (...)` filter (with lines included) and per QBO `IN (...)` query: short enough
+# for any URL or body.
+_PAYMO_CHUNK: Final = 200
+# Invoices per page when a period is listed without lines.
+_LIST_PAGE: Final = 1000
+# Paymo cuts an included collection at this many objects per response, silently (reference §7).
+PAYMO_INCLUDE_CAP: Final = 2500
 _QBO_CHUNK: Final = 500
 
 
@@ -164,14 +170,14 @@ async def plan_invoice_selection(ctx: SyncContext, selection: InvoiceSelection) 
 
 
 async def _read_invoices(ctx: SyncContext, selection: InvoiceSelection) -> list[paymo_models.Invoice]:
-    invoices: dict[int, paymo_models.Invoice] = {}
+    """The selected invoices with their lines and the time entries those bill.
+
+    A period is listed without its lines first (up to 1,000 invoices a request), then read by id in
+    chunks with the lines included: Paymo silently cuts an included collection at 2,500 objects per
+    response, so a chunk that may have been cut is read again in halves.
+    """
     if selection.paymo_invoice_ids:
         wanted = sorted(set(selection.paymo_invoice_ids))
-        for chunk in _chunks(wanted, _PAYMO_CHUNK):
-            for invoice in await ctx.paymo.list_invoices(
-                where=paymo_in("id", chunk), include=INVOICE_INCLUDES
-            ):
-                invoices[invoice.id] = invoice
     else:
         assert selection.date_from is not None
         assert selection.date_to is not None
@@ -180,9 +186,24 @@ async def _read_invoices(ctx: SyncContext, selection: InvoiceSelection) -> list[
             paymo_le("date", selection.date_to),
             paymo_in("status", selection.period_statuses),
         ]
-        for invoice in await ctx.paymo.list_invoices(where=conditions, include=INVOICE_INCLUDES):
+        listed = await ctx.paymo.list_invoices(where=conditions, page_size=_LIST_PAGE)
+        wanted = sorted({invoice.id for invoice in listed})
+    invoices: dict[int, paymo_models.Invoice] = {}
+    for chunk in _chunks(wanted, _PAYMO_CHUNK):
+        for invoice in await _read_whole(ctx, chunk):
             invoices[invoice.id] = invoice
     return sorted(invoices.values(), key=lambda invoice: (invoice.date or dt.date.min, invoice.id))
+
+
+async def _read_whole(ctx: SyncContext, ids: Sequence[int]) -> list[paymo_models.Invoice]:
+    """Invoices by id with lines and entries, in as many requests as keep every included collection whole."""
+    found = await ctx.paymo.list_invoices(where=paymo_in("id", ids), include=INVOICE_INCLUDES, page_size=None)
+    items = [item for invoice in found for item in invoice.invoiceitems or []]
+    entries = sum(len(item.entries or []) for item in items)
+    if len(ids) > 1 and max(len(items), entries) >= PAYMO_INCLUDE_CAP:
+        half = len(ids) // 2
+        return [*await _read_whole(ctx, ids[:half]), *await _read_whole(ctx, ids[half:])]
+    return found
 
 
 def _chunks(values: Sequence[T], size: int) -> list[list[T]]:
