@@ -186,7 +186,9 @@ def _client(paymo: PaymoState, rng: random.Random, index: int, code: int, weight
     place = rng.choices(_PLACES, weights=weights)[0]
     domain = f"{adjective}-{noun}-{kind}".lower()
     email = f"billing@{domain}.example"
-    created = dt.datetime(2026, 9, 1, 13, tzinfo=dt.UTC)
+    # Clients come into being over time, as in a real account (one a minute before the period): a catch-up
+    # by `updated_on` finds the few changed since, not every client stamped with one shared second.
+    created = dt.datetime(2026, 9, 1, 13, tzinfo=dt.UTC) - dt.timedelta(minutes=10_000 - index)
     client = _put(
         paymo,
         "clients",

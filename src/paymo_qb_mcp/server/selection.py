@@ -23,7 +23,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from paymo_qb_mcp.config.policy import Decision, PlanFacts, Policy
 from paymo_qb_mcp.domain.keys import content_hash
 from paymo_qb_mcp.domain.money import quantize
-from paymo_qb_mcp.domain.plan import Change, Finding, FindingList, Plan
+from paymo_qb_mcp.domain.plan import Change, Finding, FindingList, Plan, summarize_plan
 from paymo_qb_mcp.errors import PaymoQbError
 from paymo_qb_mcp.server.governance import Prepared, facts_for, needing_human, runtime_of
 from paymo_qb_mcp.server.outputs import InvoiceRecordResult
@@ -93,14 +93,17 @@ def _blocker_text(plan: Plan) -> str:
 
 
 def _conflicts(
-    invoice: InvoicePlan, taken: Mapping[tuple[str, str, str, str], tuple[str, str]], names: Mapping[str, str]
+    invoice: InvoicePlan,
+    taken: Mapping[tuple[str, str, str, str], tuple[str, str]],
+    names: Mapping[str, str],
+    contents: Mapping[int, str],
 ) -> str | None:
     """Why this invoice's writes clash with those of an invoice already in the plan, if they do: the same
     record written differently, or two new customers with one name (QBO names are unique)."""
     for change in invoice.plan.writes:
         key = (change.target, change.link_kind or "", str(change.paymo_id), change.action)
         held = taken.get(key)
-        if held is not None and held[0] != _content(change):
+        if held is not None and held[0] != contents[id(change)]:
             return f"it needs {change.summary.lower()}, planned differently for {held[1]}"
         name = _new_customer_name(change)
         if name is not None and names.get(fold_name(name), str(change.paymo_id)) != str(change.paymo_id):
@@ -157,7 +160,8 @@ def combine_selection(tool: str, selected: SelectionPlan, policy: Policy) -> Com
                 _record(ident),
             )
             continue
-        clash = _conflicts(item, taken, names)
+        contents = {id(change): _content(change) for change in item.plan.changes}
+        clash = _conflicts(item, taken, names, contents)
         if clash is not None:
             reason = f"CONFLICTING_ITEMS: {clash}; sync it on its own after this plan is applied"
             verdicts.append(dataclasses.replace(base, reason=reason))
@@ -165,12 +169,12 @@ def combine_selection(tool: str, selected: SelectionPlan, policy: Policy) -> Com
             continue
         for change in item.plan.writes:
             key = (change.target, change.link_kind or "", str(change.paymo_id), change.action)
-            taken.setdefault(key, (_content(change), base.label))
+            taken.setdefault(key, (contents[id(change)], base.label))
             name = _new_customer_name(change)
             if name is not None:
                 names.setdefault(fold_name(name), str(change.paymo_id))
         for change in item.plan.changes:
-            content = _content(change)
+            content = contents[id(change)]
             if content not in seen:
                 seen.add(content)
                 changes.append(change)
@@ -181,17 +185,15 @@ def combine_selection(tool: str, selected: SelectionPlan, policy: Policy) -> Com
             dataclasses.replace(base, status="included", reason=decision.reason, decision=decision)
         )
     description = selected.selection.describe()
-    plan = Plan.build(tool, changes, findings=_unique(findings), totals=totals)
-    combined = CombinedPlan(
-        plan=plan,
-        facts=facts_for(plan),
-        decision=_strictest(verdicts),
-        verdicts=tuple(verdicts),
-        description=description,
+    unique = _unique(findings)
+    quantized = {code: str(quantize(amount, code)) for code, amount in sorted(totals.items())}
+    decision = _strictest(verdicts)
+    counts = _counts_text(verdicts)
+    summary = f"{description}: {counts}. {summarize_plan(tool, changes, quantized, unique)}"
+    plan = Plan.build(tool, changes, findings=unique, totals=totals, summary=summary)
+    return CombinedPlan(
+        plan=plan, facts=facts_for(plan), decision=decision, verdicts=tuple(verdicts), description=description
     )
-    summary = f"{description}: {_counts_text(combined)}. {plan.summary}"
-    described = Plan.build(tool, changes, findings=plan.findings, totals=totals, summary=summary)
-    return dataclasses.replace(combined, plan=described)
 
 
 def _unique(findings: Sequence[Finding]) -> list[Finding]:
@@ -203,15 +205,10 @@ def _record(ident: int) -> str:
     return f"paymo:invoice:{ident}"
 
 
-def _counts_text(combined: CombinedPlan) -> str:
-    parts = [
-        f"{combined.count('included')} to write",
-        f"{combined.count('unchanged')} unchanged",
-    ]
-    if combined.count("blocked"):
-        parts.append(f"{combined.count('blocked')} blocked")
-    if combined.count("denied"):
-        parts.append(f"{combined.count('denied')} denied")
+def _counts_text(verdicts: Sequence[ItemVerdict]) -> str:
+    counts = Counter(verdict.status for verdict in verdicts)
+    parts = [f"{counts['included']} to write", f"{counts['unchanged']} unchanged"]
+    parts += [f"{counts[status]} {status}" for status in ("blocked", "denied") if counts[status]]
     return ", ".join(parts)
 
 
@@ -222,16 +219,19 @@ def _strictest(verdicts: Sequence[ItemVerdict]) -> Decision:
     strictest = max(_STRICTNESS[v.decision.effect] for v in included if v.decision is not None)
     effect: Literal["allow", "confirm"] = "confirm" if strictest else "allow"
     chosen = [v for v in included if v.decision is not None and v.decision.effect == effect]
-    why = Counter(v.decision.reason for v in chosen if v.decision is not None)
-    reasons = "; ".join(
-        f"{reason} (×{count})" if count > 1 else reason for reason, count in why.most_common(5)
+    # Grouped by rule (each invoice's own figures are in its line of the question and its result).
+    why = Counter(
+        f"rule {v.decision.rule_name!r}" if v.decision.rule_name else v.decision.reason
+        for v in chosen
+        if v.decision is not None
     )
+    reasons = ", ".join(f"{reason} ×{count}" for reason, count in why.most_common(5))
     first = chosen[0].decision
     assert first is not None
     if effect == "confirm":
-        reason = f"{len(chosen)} of {len(included)} invoices need a human: {reasons}"
+        reason = f"{len(chosen)} of {len(included)} invoices need a human ({reasons})"
     else:
-        reason = f"all {len(included)} invoices are allowed: {reasons}"
+        reason = f"all {len(included)} invoices are allowed ({reasons})"
     return Decision(effect, first.rule_name, reason)
 
 
@@ -290,7 +290,7 @@ def selection_question(prepared: Prepared, combined: CombinedPlan) -> str:
     plan = prepared.plan
     lines = [
         f"paymo-qb-mcp wants to apply this plan ({prepared.tool}) for {combined.description}:",
-        _counts_text(combined) + ".",
+        _counts_text(combined.verdicts) + ".",
     ]
     if plan.totals:
         totals = "; ".join(f"{code} {Decimal(amount):,}" for code, amount in plan.totals.items())
