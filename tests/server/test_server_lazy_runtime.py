@@ -228,8 +228,12 @@ async def test_what_a_run_raises_leaves_the_lifespan_as_it_was_raised(server_env
     server = build_server(server_env.factory)
     lifespan = server.settings.lifespan
     assert lifespan is not None
-    with pytest.raises(ValueError, match="the transport broke"):
+
+    async def run_that_breaks() -> None:
         async with lifespan(server) as lazy:
             assert isinstance(lazy, LazyRuntime)
             await lazy.get()
             raise ValueError("the transport broke")
+
+    with pytest.raises(ValueError, match="the transport broke"):
+        await run_that_breaks()
