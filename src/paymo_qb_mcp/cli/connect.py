@@ -1,4 +1,8 @@
-"""How commands reach Paymo and QuickBooks: live accounts (settings + credential store) or the sandbox."""
+"""How commands reach Paymo and QuickBooks: live accounts (settings + credential store) or the sandbox.
+
+A server run connects when its runtime opens (the first call that needs it), not at start-up: the
+credential store, the API clients and the emulators load then.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +10,54 @@ import atexit
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from paymo_qb_mcp.config.policy import Policy, load_policy
 from paymo_qb_mcp.config.settings import Settings
 from paymo_qb_mcp.errors import ConfigError, PaymoQbError
-from paymo_qb_mcp.net.ratelimit import UnlimitedLimiter
-from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider
-from paymo_qb_mcp.server.runtime import Connection, Runtime, open_runtime
-from paymo_qb_mcp.sync.company import CacheSettings
+from paymo_qb_mcp.server.runtime import Connection, Runtime, RuntimeFactory, open_runtime
 
 if TYPE_CHECKING:
     from paymo_qb_mcp.sandbox import Sandbox
 
-__all__ = ["Target", "live_connection", "runtime_factory", "sandbox_connection"]
+__all__ = [
+    "SANDBOX_PAYMO_API_KEY",
+    "Target",
+    "build_target",
+    "live_connection",
+    "runtime_factory",
+    "sandbox_connection",
+]
+
+# The sandbox's Paymo key is its seed's (a throwaway, docs/sandbox.md). `serve --sandbox` masks it in
+# its logs from start-up, before the emulators exist; a test checks it is the key the sandbox gives out.
+SANDBOX_PAYMO_API_KEY: Final = "5c2a1e7b94d04f3e8a61b7d2c9f0e4a8"
 
 
 @dataclass(frozen=True)
 class Target:
-    """Everything a server run needs: the connection, the policy and where state lives."""
+    """Everything a server run needs: the connection (or how to make it when the runtime opens), the
+    policy and where state lives."""
 
-    connection: Connection
+    connection: Connection | Callable[[], Connection]
     policy: Policy
     policy_path: Path
     data_dir: Path
     known_secrets: tuple[str, ...] = field(repr=False)
     cache_refresh_seconds: float = 2.0
 
+    def connect(self) -> Connection:
+        """The connection, made now when it is made on demand (the credential store or the emulators)."""
+        return self.connection if isinstance(self.connection, Connection) else self.connection()
+
 
 def live_connection(settings: Settings) -> Connection:
     """Real accounts: the Paymo key and QBO tokens from the environment or what `auth` stored."""
     from paymo_qb_mcp.cli.auth_cmd import open_store, qbo_token_provider, resolve_oauth_app
+    from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider
 
     store = open_store(settings)
     paymo_key = settings.paymo_api_key.get_secret_value() if settings.paymo_api_key else None
@@ -91,6 +109,8 @@ def sandbox_connection(
 
     The ledger lives in a temporary directory for as long as the emulators (this process).
     """
+    from paymo_qb_mcp.net.ratelimit import UnlimitedLimiter
+    from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider
     from paymo_qb_mcp.sandbox import Sandbox
 
     sandbox = Sandbox.create(seed, tax_model, "relaxed")
@@ -113,7 +133,9 @@ def sandbox_connection(
     return connection, sandbox
 
 
-def build_target(settings: Settings, connection: Connection) -> Target:
+def build_target(settings: Settings, connection: Connection | Callable[[], Connection]) -> Target:
+    """The policy (loaded and checked now), the data directory and the settings' secrets; ``connection``
+    may be a function that makes it, called when a runtime opens."""
     policy_path = settings.policy_path()
     return Target(
         connection=connection,
@@ -125,11 +147,21 @@ def build_target(settings: Settings, connection: Connection) -> Target:
     )
 
 
-def runtime_factory(target: Target) -> Callable[[], AbstractAsyncContextManager[Runtime]]:
+def runtime_factory(
+    target: Target, *, on_connect: Callable[[Connection], None] | None = None
+) -> RuntimeFactory:
+    """Opens a runtime on ``target``: connects (``Target.connect``), tells ``on_connect`` (``serve`` masks
+    the connection's credentials in its logs), and opens the clients and stores."""
+
     @asynccontextmanager
     async def factory() -> AsyncIterator[Runtime]:
+        from paymo_qb_mcp.sync.company import CacheSettings
+
+        connection = target.connect()
+        if on_connect is not None:
+            on_connect(connection)
         async with open_runtime(
-            target.connection,
+            connection,
             policy=target.policy,
             data_dir=target.data_dir,
             known_secrets=target.known_secrets,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from paymo_qb_mcp.errors import PaymoQbError
 
@@ -57,27 +57,59 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> tuple[Any, bool]:
-    from paymo_qb_mcp.cli.connect import build_target, live_connection, runtime_factory, sandbox_connection
+    """The server, checked as far as is cheap (settings, HTTP token, policy, data directory): a
+    misconfiguration of those fails here. Connecting (the credential store, the clients, the sandbox's
+    emulators) waits for the first call that needs it, whose error it then is."""
+    from paymo_qb_mcp.cli.connect import (
+        SANDBOX_PAYMO_API_KEY,
+        build_target,
+        live_connection,
+        runtime_factory,
+        sandbox_connection,
+    )
     from paymo_qb_mcp.config.settings import load_settings
     from paymo_qb_mcp.server.app import build_server
+    from paymo_qb_mcp.server.runtime import Connection
 
     settings = load_settings()
     http = args.transport == "http"
     http_token = settings.require_http_token().get_secret_value() if http else None
+    known_now: tuple[str, ...] = ()
     if args.sandbox:
-        connection, _ = sandbox_connection(seed="empty" if args.empty else "demo", tax_model=args.tax_model)
+        seed: Literal["demo", "empty"] = "empty" if args.empty else "demo"
+
+        def connect() -> Connection:
+            connection, _ = sandbox_connection(seed=seed, tax_model=args.tax_model)
+            return connection
+
+        known_now = (SANDBOX_PAYMO_API_KEY,)
     else:
-        connection = live_connection(settings)
-    target = build_target(settings, connection)
+
+        def connect() -> Connection:
+            return live_connection(settings)
+
+    target = build_target(settings, connect)
+
+    masked: set[str] = set()
+
+    def connected(connection: Connection) -> None:
+        # What only the connection knows (a stored key, the Intuit client secret, stored tokens), masked
+        # once however often an opening is tried.
+        new = {connection.paymo_api_key, *connection.known_secrets} - masked - {""}
+        if new:
+            masked.update(new)
+            _redact_logs(tuple(sorted(new)))
+
     server = build_server(
-        runtime_factory(target),
+        runtime_factory(target, on_connect=connected),
+        policy=target.policy,
         policy_path=target.policy_path,
         http_token=http_token,
         public_url=f"http://{args.host}:{args.port}",
         log_level=args.log_level,
     )
     # After the server is built: it may add a log handler of its own when none is configured yet.
-    _redact_logs((*target.known_secrets, connection.paymo_api_key, *connection.known_secrets))
+    _redact_logs((*target.known_secrets, *known_now))
     return server, http
 
 

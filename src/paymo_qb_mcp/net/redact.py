@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from paymo_qb_mcp.domain import secrets
 from paymo_qb_mcp.domain.secrets import MASK, KnownSecrets
+
+if TYPE_CHECKING:
+    # Only for annotations: the log filter below is installed at start-up, before anything needs httpx.
+    import httpx
 
 __all__ = [
     "MASK",
@@ -33,6 +35,8 @@ def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | http
 
     Other values go through `redact_text`, so a ``Location`` with a token in its query is masked too.
     """
+    import httpx  # already loaded by whoever holds httpx headers
+
     items = (
         headers.multi_items()
         if isinstance(headers, httpx.Headers)

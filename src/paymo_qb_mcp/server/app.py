@@ -1,16 +1,20 @@
-"""Builds the MCP server: tools, resources (policy, audit, approvals), prompts, and the runtime lifespan."""
+"""Builds the MCP server: tools, resources (policy, audit, approvals), prompts, and the runtime lifespan.
+
+The lifespan opens nothing: it yields a ``LazyRuntime`` that the first call needing the clients and
+stores opens, so ``initialize`` is answered as soon as the SDK is loaded.
+"""
 
 from __future__ import annotations
 
 import hmac
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
 from mcp.server import MCPServer
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
@@ -20,13 +24,17 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import AnyHttpUrl
 
 from paymo_qb_mcp import __version__
-from paymo_qb_mcp.errors import ConfigError
+from paymo_qb_mcp.errors import ConfigError, PaymoQbError
 from paymo_qb_mcp.server.outputs import UNTRUSTED_TEXT_NOTICE
 from paymo_qb_mcp.server.prompts import register_prompts
-from paymo_qb_mcp.server.runtime import Runtime
+from paymo_qb_mcp.server.runtime import LazyRuntime, RuntimeFactory
 from paymo_qb_mcp.server.tools import TOOL_NAMES, register_tools
 
-__all__ = ["SERVER_NAME", "build_server"]
+if TYPE_CHECKING:
+    from paymo_qb_mcp.config.policy import Policy
+    from paymo_qb_mcp.server.runtime import Runtime
+
+__all__ = ["SERVER_NAME", "build_server", "check_policy_tools"]
 
 SERVER_NAME = "paymo-qb-mcp"
 
@@ -64,15 +72,29 @@ async def errors_start_with_their_code(
     return result
 
 
-@dataclass
-class _Holder:
-    runtime: Runtime | None = None
-    policy_path: Path | None = None
+def check_policy_tools(policy: Policy) -> None:
+    """A policy naming a tool that does not exist is a mistake to report, not a rule to ignore."""
+    unknown = policy.referenced_tools() - set(TOOL_NAMES)
+    if unknown:
+        raise ConfigError(
+            f"policies.yaml names tools that do not exist: {', '.join(sorted(unknown))}; "
+            f"the tools are {', '.join(TOOL_NAMES)}"
+        )
 
-    def require(self) -> Runtime:
-        if self.runtime is None:
-            raise ConfigError("the server is not connected yet")
-        return self.runtime
+
+class _Lifespan:
+    """What the resources reach: the current run's ``LazyRuntime``."""
+
+    def __init__(self) -> None:
+        self.lazy: LazyRuntime | None = None
+
+    async def runtime(self) -> Runtime:
+        if self.lazy is None:
+            raise ResourceError("CONFIG: the server is not running")
+        try:
+            return await self.lazy.get()
+        except PaymoQbError as error:
+            raise ResourceError(error.for_agent()) from None
 
 
 class StaticBearerVerifier(TokenVerifier):
@@ -90,19 +112,24 @@ class StaticBearerVerifier(TokenVerifier):
 
 
 def build_server(
-    runtime_factory: Callable[[], AbstractAsyncContextManager[Runtime]],
+    runtime_factory: RuntimeFactory,
     *,
+    policy: Policy | None = None,
     policy_path: Path | None = None,
     http_token: str | None = None,
     public_url: str = "http://127.0.0.1:8000",
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING",
 ) -> MCPServer:
-    """The MCP server; ``runtime_factory`` opens the clients and stores for each server run.
+    """The MCP server; ``runtime_factory`` opens the clients and stores of a server run, when the first
+    call that needs them comes (``runtime.LazyRuntime``), not at start-up.
 
-    With ``http_token`` the streamable HTTP transport requires ``Authorization: Bearer <token>``
-    (401 otherwise); stdio needs none (the local user is trusted).
+    ``policy``, when the caller loaded it, is checked now (a policy naming an unknown tool fails here),
+    else when the runtime opens. With ``http_token`` the streamable HTTP transport requires
+    ``Authorization: Bearer <token>`` (401 otherwise); stdio needs none (the local user is trusted).
     """
-    holder = _Holder(policy_path=policy_path)
+    if policy is not None:
+        check_policy_tools(policy)
+    current = _Lifespan()
     auth_kwargs: dict[str, Any] = {}
     if http_token is not None:
         auth_kwargs = {
@@ -115,19 +142,25 @@ def build_server(
         }
 
     @asynccontextmanager
-    async def lifespan(_server: MCPServer) -> AsyncIterator[Runtime]:
-        async with runtime_factory() as runtime:
-            unknown = runtime.policy.referenced_tools() - set(TOOL_NAMES)
-            if unknown:
-                raise ConfigError(
-                    f"policies.yaml names tools that do not exist: {', '.join(sorted(unknown))}; "
-                    f"the tools are {', '.join(TOOL_NAMES)}"
+    async def lifespan(_server: MCPServer) -> AsyncIterator[LazyRuntime]:
+        # The task group holds the task that keeps the runtime open (entered and closed there).
+        try:
+            async with anyio.create_task_group() as task_group:
+                lazy = LazyRuntime(
+                    runtime_factory, task_group, check=lambda runtime: check_policy_tools(runtime.policy)
                 )
-            holder.runtime = runtime
-            try:
-                yield runtime
-            finally:
-                holder.runtime = None
+                current.lazy = lazy
+                try:
+                    yield lazy
+                finally:
+                    current.lazy = None
+                    lazy.close()
+        except BaseExceptionGroup as group:
+            # What the run (or closing the runtime) raised leaves as it was raised, not wrapped by the
+            # task group: the SDK and whoever runs the server look for the exception itself.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
 
     server = MCPServer(
         SERVER_NAME,
@@ -149,10 +182,11 @@ def build_server(
         description="The rules that decide which writes are allowed, need a human, or are denied.",
         mime_type="text/yaml",
     )
-    def policy_resource() -> str:
-        if holder.policy_path is not None and holder.policy_path.is_file():
-            return holder.policy_path.read_text(encoding="utf-8")
-        return json.dumps(holder.require().policy.model_dump(mode="json"), indent=2)
+    async def policy_resource() -> str:
+        if policy_path is not None and await anyio.Path(policy_path).is_file():
+            return await anyio.Path(policy_path).read_text(encoding="utf-8")
+        shown = policy if policy is not None else (await current.runtime()).policy
+        return json.dumps(shown.model_dump(mode="json"), indent=2)
 
     @server.resource(
         "paymo-qb://audit/recent",
@@ -161,8 +195,8 @@ def build_server(
         description="The last 50 entries of the tamper-evident audit log (oldest first).",
         mime_type="application/json",
     )
-    def audit_resource() -> str:
-        return json.dumps(holder.require().audit.tail(50), indent=2, default=str)
+    async def audit_resource() -> str:
+        return json.dumps((await current.runtime()).audit.tail(50), indent=2, default=str)
 
     @server.resource(
         "paymo-qb://approvals/pending",
@@ -171,8 +205,8 @@ def build_server(
         description="Plans waiting for a human to run `paymo-qb-mcp approve ID`.",
         mime_type="application/json",
     )
-    def approvals_resource() -> str:
-        pending = holder.require().approvals.list_pending()
+    async def approvals_resource() -> str:
+        pending = (await current.runtime()).approvals.list_pending()
         return json.dumps(
             [
                 {
@@ -197,8 +231,10 @@ def build_server(
         "the verdict on each one: what a question or a pending approval shows only in part.",
         mime_type="application/json",
     )
-    def plan_resource(plan_hash: str) -> str:
-        found = holder.require().recent_plans.get(plan_hash)
+    async def plan_resource(plan_hash: str) -> str:
+        # A plan is only ever remembered by an open runtime: none open yet, no plan to show.
+        opened = current.lazy.runtime if current.lazy is not None else None
+        found = opened.recent_plans.get(plan_hash) if opened is not None else None
         if found is None:
             raise ResourceError(
                 f"NOT_FOUND: no recent plan {plan_hash!r} (this server keeps its last plans only); "

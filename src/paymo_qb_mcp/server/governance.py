@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mcp.server.elicitation import AcceptedElicitation, CancelledElicitation, DeclinedElicitation
 from mcp.server.mcpserver import Context, Elicit
@@ -27,14 +27,18 @@ from pydantic import BaseModel, Field
 
 from paymo_qb_mcp.config.policy import Decision, PlanFacts
 from paymo_qb_mcp.config.settings import default_data_dir
-from paymo_qb_mcp.domain.plan import Change, Plan
 from paymo_qb_mcp.errors import ApprovalError, PaymoQbError, PolicyDenied
 from paymo_qb_mcp.net.waits import report_waits
 from paymo_qb_mcp.server.outputs import ChangeOut, FindingOut, RecordResult, WriteResult
 from paymo_qb_mcp.server.progress import ProgressReport
-from paymo_qb_mcp.server.runtime import Runtime
-from paymo_qb_mcp.store.audit import AuditGroup
-from paymo_qb_mcp.sync.executor import ApplyOutcome
+from paymo_qb_mcp.server.runtime import LazyRuntime
+
+if TYPE_CHECKING:
+    # Names for annotations only: declaring the tools must not load the sync core (docs/architecture.md).
+    from paymo_qb_mcp.domain.plan import Change, Plan
+    from paymo_qb_mcp.server.runtime import Runtime
+    from paymo_qb_mcp.store.audit import AuditGroup
+    from paymo_qb_mcp.sync.executor import ApplyOutcome
 
 __all__ = [
     "Approval",
@@ -96,11 +100,16 @@ class Prepared:
     question: str | None = None
 
 
-def runtime_of(ctx: Context) -> Runtime:
-    runtime = ctx.request_context.lifespan_context
-    if not isinstance(runtime, Runtime):  # pragma: no cover - a wiring error, not a user error
+async def runtime_of(ctx: Context) -> Runtime:
+    """The server's runtime, opened by the first call that needs it (``runtime.LazyRuntime``); an opening
+    that fails (say, no Paymo key) is this call's error, with its code."""
+    lifespan: object = ctx.request_context.lifespan_context
+    if not isinstance(lifespan, LazyRuntime):  # pragma: no cover - a wiring error, not a user error
         raise ToolError("INTERNAL: the server runtime is not available")
-    return runtime
+    try:
+        return await lifespan.get()
+    except PaymoQbError as error:
+        raise _agent_error(error) from None
 
 
 def _operation(plan: Plan) -> Operation:
@@ -175,7 +184,7 @@ async def prepare(
     planner: Callable[[], Awaitable[tuple[Plan, dict[str, Any]]]],
 ) -> Prepared:
     """Plan (no side effects) and ask the policy. Runs in a resolver, possibly once per round."""
-    runtime = runtime_of(ctx)
+    runtime = await runtime_of(ctx)
     try:
         plan, extra = await planner()
     except PaymoQbError as error:
@@ -324,7 +333,7 @@ async def run_write(
     durable before anything is sent to a service, then what was written and the outcome — written
     when the call ends, however it ends.
     """
-    with runtime_of(ctx).audit.group() as audit:
+    with (await runtime_of(ctx)).audit.group() as audit:
         return await _run_write(
             ctx, prepared, confirmation, result_type, extra_fields, audit, blocked_noop_is_answer
         )
@@ -339,7 +348,7 @@ async def _run_write(
     audit: AuditGroup,
     blocked_noop_is_answer: bool,
 ) -> WriteResult:
-    runtime = runtime_of(ctx)
+    runtime = await runtime_of(ctx)
     plan = prepared.plan
     tool = prepared.tool
     more: ExtraFields = extra_fields or (lambda _outcome, _fields: {})

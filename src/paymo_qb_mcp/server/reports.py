@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from paymo_qb_mcp.server.outputs import UNTRUSTED_TEXT_NOTICE
-from paymo_qb_mcp.server.runtime import Runtime
+
+# Only the report models (pydantic, no I/O): the tools' output schemas are built from them.
 from paymo_qb_mcp.sync.reports import LinkCount, ReconciliationReport, SyncStatus
+
+if TYPE_CHECKING:
+    from paymo_qb_mcp.server.runtime import Runtime
 
 __all__ = ["ReconciliationOut", "SyncStatusOut", "reconciliation_out", "status_out"]
 

@@ -1,4 +1,9 @@
-"""The server's long-lived state: both clients, the sync service, policy, approvals, audit, write budget."""
+"""The server's long-lived state: both clients, the sync service, policy, approvals, audit, write budget;
+and ``LazyRuntime``, which opens that state on the first call that needs it.
+
+Importing this module is cheap (the clients, stores and sync core load when a runtime opens), so the
+server can declare its tools and answer ``initialize`` without them.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +11,30 @@ import datetime as dt
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
+import anyio
 
-from paymo_qb_mcp.config.policy import Policy
-from paymo_qb_mcp.domain.plan import Plan
-from paymo_qb_mcp.errors import RateLimitedLocally
-from paymo_qb_mcp.net.ratelimit import RateLimiter, key_fingerprint
-from paymo_qb_mcp.paymo.client import PaymoClient
-from paymo_qb_mcp.quickbooks.client import QboClient
-from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider, TokenProvider
-from paymo_qb_mcp.store.approvals import ApprovalStore
-from paymo_qb_mcp.store.audit import AuditLog
-from paymo_qb_mcp.store.ledger import Ledger
-from paymo_qb_mcp.sync.company import CacheSettings, CompanyData, persisted_on_exit
-from paymo_qb_mcp.sync.context import SyncContext
-from paymo_qb_mcp.sync.service import SyncService
+from paymo_qb_mcp.errors import ConfigError, RateLimitedLocally
 
-__all__ = ["Connection", "LastRun", "Runtime", "WriteBudget", "open_runtime"]
+if TYPE_CHECKING:
+    import httpx
+    from anyio.abc import TaskGroup, TaskStatus
+
+    from paymo_qb_mcp.config.policy import Policy
+    from paymo_qb_mcp.domain.plan import Plan
+    from paymo_qb_mcp.net.ratelimit import RateLimiter
+    from paymo_qb_mcp.quickbooks.tokens import TokenProvider
+    from paymo_qb_mcp.store.approvals import ApprovalStore
+    from paymo_qb_mcp.store.audit import AuditLog
+    from paymo_qb_mcp.store.ledger import Ledger
+    from paymo_qb_mcp.sync.company import CacheSettings
+    from paymo_qb_mcp.sync.service import SyncService
+
+__all__ = ["Connection", "LastRun", "LazyRuntime", "Runtime", "RuntimeFactory", "WriteBudget", "open_runtime"]
 
 
 # How many prepared plans stay readable as resources.
@@ -103,12 +110,16 @@ class Connection:
 
     def company_keys(self) -> tuple[str, str]:
         """Names for each company's data in the data directory (hashes: never a key or a token)."""
+        from paymo_qb_mcp.net.ratelimit import key_fingerprint
+
         qbo = key_fingerprint(f"{self.qbo_base_url.rstrip('/')}|{self.qbo_realm_id}")
         paymo = key_fingerprint(f"{self.paymo_base_url.rstrip('/')}|{self.paymo_api_key}")
         return qbo, paymo
 
     async def secret_values(self) -> tuple[str, ...]:
         """Every credential this connection is known to carry, for redaction by value."""
+        from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider
+
         values = [self.paymo_api_key, *self.known_secrets]
         if isinstance(self.qbo_tokens, StaticTokenProvider):
             # A fixed token costs no I/O to ask for; a refreshing provider's tokens change over time and
@@ -157,6 +168,15 @@ async def open_runtime(
     wherever they would reach the audit log or the approvals store. The company data (``sync.company``)
     is kept next to the ledger, so the sandbox's (which forgets everything) goes with its ledger.
     """
+    from paymo_qb_mcp.paymo.client import PaymoClient
+    from paymo_qb_mcp.quickbooks.client import QboClient
+    from paymo_qb_mcp.store.approvals import ApprovalStore
+    from paymo_qb_mcp.store.audit import AuditLog
+    from paymo_qb_mcp.store.ledger import Ledger
+    from paymo_qb_mcp.sync.company import CompanyData, persisted_on_exit
+    from paymo_qb_mcp.sync.context import SyncContext
+    from paymo_qb_mcp.sync.service import SyncService
+
     known_secrets = (*known_secrets, *await connection.secret_values())
     async with AsyncExitStack() as stack:
         paymo = await stack.enter_async_context(
@@ -206,3 +226,69 @@ async def open_runtime(
             data_dir=data_dir,
             connection_label=connection.label,
         )
+
+
+# Opens the runtime of one server run (``open_runtime`` with what the command line resolved).
+RuntimeFactory = Callable[[], AbstractAsyncContextManager[Runtime]]
+
+
+class LazyRuntime:
+    """A server run's runtime, opened by the first call that needs it and closed when the run ends.
+
+    Opening it (both clients, the ledger, approvals, audit, the company data; for ``serve --sandbox`` the
+    emulators too) is what start-up would otherwise wait for: ``initialize`` and the listings never pay
+    for it. However many first calls arrive together, it opens once. An opening that fails raises to
+    the call that asked for it, and the next call tries again (a fixed configuration is picked up
+    without a restart). The runtime is entered and left in one task of the server's task group, so
+    whatever it opens is closed in the task that opened it.
+    """
+
+    def __init__(
+        self,
+        factory: RuntimeFactory,
+        task_group: TaskGroup,
+        *,
+        check: Callable[[Runtime], None] | None = None,
+    ) -> None:
+        self._factory = factory
+        self._task_group = task_group
+        self._check = check
+        self._lock = anyio.Lock()
+        self._closing = anyio.Event()
+        self._runtime: Runtime | None = None
+        # How many times a runtime was opened in this run: 1 once any call needed it, never more.
+        self.times_opened = 0
+
+    @property
+    def runtime(self) -> Runtime | None:
+        """The runtime while it is open; None before the first call that needs it and after the run."""
+        return self._runtime
+
+    async def get(self) -> Runtime:
+        """The runtime, opened now if no call opened it yet (errors of the opening are raised here)."""
+        runtime = self._runtime
+        if runtime is not None:
+            return runtime
+        async with self._lock:
+            if self._runtime is not None:
+                return self._runtime
+            if self._closing.is_set():
+                raise ConfigError("the server is shutting down; nothing was done")
+            opened: Runtime = await self._task_group.start(self._keep_open)
+            return opened
+
+    def close(self) -> None:
+        """End the run: the runtime, if one was opened, is closed by the task that keeps it."""
+        self._closing.set()
+
+    async def _keep_open(self, *, task_status: TaskStatus[Runtime] = anyio.TASK_STATUS_IGNORED) -> None:
+        async with self._factory() as runtime:
+            if self._check is not None:
+                self._check(runtime)
+            self._runtime = runtime
+            self.times_opened += 1
+            task_status.started(runtime)
+            try:
+                await self._closing.wait()
+            finally:
+                self._runtime = None

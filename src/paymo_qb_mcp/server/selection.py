@@ -243,7 +243,7 @@ async def prepare_selection(
 ) -> Prepared:
     """Plan the selection (no side effects), decide per invoice, and combine: ``governance.prepare``'s
     counterpart for a selection."""
-    runtime = runtime_of(ctx)
+    runtime = await runtime_of(ctx)
     try:
         selected = await planner()
     except PaymoQbError as error:

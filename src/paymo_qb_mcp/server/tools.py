@@ -4,13 +4,14 @@ Each write tool has two resolvers the SDK runs before its body: ``plan_*`` (read
 build the plan, ask the policy) and a confirm resolver (ask the human through elicitation when the
 policy says confirm and the client can). The body (``governance.run_write``) applies or stores a
 pending approval. Resolver annotations are real objects, not strings, because the SDK evaluates
-them to build the dependency graph.
+them to build the dependency graph. What the annotations name is light; what a call needs (the sync
+core, the selection logic) is imported by the call.
 """
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from mcp.server import MCPServer
 from mcp.server.elicitation import ElicitationResult
@@ -20,7 +21,6 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from paymo_qb_mcp.domain.money import quantize
-from paymo_qb_mcp.domain.plan import Plan
 from paymo_qb_mcp.errors import PaymoQbError
 from paymo_qb_mcp.server.governance import (
     Approval,
@@ -40,12 +40,16 @@ from paymo_qb_mcp.server.outputs import (
     WriteResult,
 )
 from paymo_qb_mcp.server.reports import ReconciliationOut, SyncStatusOut, reconciliation_out, status_out
-from paymo_qb_mcp.server.selection import prepare_selection, selection_question, selection_results
-from paymo_qb_mcp.sync.executor import ApplyOutcome
-from paymo_qb_mcp.sync.invoices import InvoiceSelection
-from paymo_qb_mcp.sync.invoices.selection import MAX_SELECTED_IDS
 
-__all__ = ["TOOL_NAMES", "register_tools"]
+if TYPE_CHECKING:
+    from paymo_qb_mcp.domain.plan import Plan
+    from paymo_qb_mcp.sync.executor import ApplyOutcome
+
+__all__ = ["MAX_SELECTED_IDS", "TOOL_NAMES", "register_tools"]
+
+# The sync core's bound on a list of invoice ids (``sync.invoices.selection.MAX_SELECTED_IDS``), written
+# out so that declaring the tool does not import the sync core; a test checks that the two agree.
+MAX_SELECTED_IDS: Final = 5000
 
 DryRun = Annotated[
     bool,
@@ -114,9 +118,9 @@ async def plan_find_client_match(
     approval_id: str | None,
     ctx: Context,
 ) -> Prepared:
-    service = runtime_of(ctx).service
+    service = (await runtime_of(ctx)).service
 
-    async def planner() -> tuple[Plan, dict[str, Any]]:
+    async def planner() -> "tuple[Plan, dict[str, Any]]":
         found = await service.plan_client_match(
             paymo_client_id,
             create_if_missing=create_if_missing,
@@ -175,7 +179,7 @@ async def find_client_match(
     """
     match = prepared.extra["match"]
 
-    def fields(_outcome: ApplyOutcome | None, _base: dict[str, Any]) -> dict[str, Any]:
+    def fields(_outcome: "ApplyOutcome | None", _base: dict[str, Any]) -> dict[str, Any]:
         customer = match.customer
         return {
             "decision": match.decision,
@@ -210,7 +214,7 @@ async def plan_sync_invoice(
     approval_id: str | None,
     ctx: Context,
 ) -> Prepared:
-    service = runtime_of(ctx).service
+    service = (await runtime_of(ctx)).service
     ways = [
         paymo_invoice_id is not None,
         bool(paymo_invoice_ids),
@@ -225,7 +229,7 @@ async def plan_sync_invoice(
         if statuses:
             raise ToolError("INPUT: statuses narrows a period (date_from/date_to); drop it for one invoice")
 
-        async def planner() -> tuple[Plan, dict[str, Any]]:
+        async def planner() -> "tuple[Plan, dict[str, Any]]":
             found = await service.plan_invoice(paymo_invoice_id)
             return found.plan, {"invoice": found}
 
@@ -235,6 +239,9 @@ async def plan_sync_invoice(
             {"paymo_invoice_id": paymo_invoice_id, "dry_run": dry_run, "approval_id": approval_id},
             planner,
         )
+    from paymo_qb_mcp.server.selection import prepare_selection, selection_question
+    from paymo_qb_mcp.sync.invoices import InvoiceSelection
+
     try:
         selection = InvoiceSelection(
             paymo_invoice_ids=tuple(paymo_invoice_ids or ()),
@@ -304,8 +311,10 @@ async def sync_invoice(
     invoice = prepared.extra.get("invoice")
     combined = prepared.extra.get("selection")
 
-    def fields(outcome: ApplyOutcome | None, base: dict[str, Any]) -> dict[str, Any]:
+    def fields(outcome: "ApplyOutcome | None", base: dict[str, Any]) -> dict[str, Any]:
         if combined is not None:
+            from paymo_qb_mcp.server.selection import selection_results
+
             return {"results": selection_results(combined, outcome, str(base["status"]))}
         results = [InvoiceRecordResult(**result.model_dump()) for result in base.get("results", [])]
         assert invoice is not None  # one invoice's call
@@ -348,9 +357,9 @@ async def plan_mark_paid(
             "INPUT: give paymo_invoice_id (one invoice) or since (every synced invoice with payments "
             "on or after that date)"
         )
-    service = runtime_of(ctx).service
+    service = (await runtime_of(ctx)).service
 
-    async def planner() -> tuple[Plan, dict[str, Any]]:
+    async def planner() -> "tuple[Plan, dict[str, Any]]":
         plan = await service.plan_payments(
             paymo_invoice_id=paymo_invoice_id, since=since, direction=direction
         )
@@ -414,9 +423,9 @@ async def plan_push_expenses(
         raise ToolError("INPUT: give expense_ids, or both date_from and date_to")
     if date_from is not None and date_to is not None and date_from > date_to:
         raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
-    service = runtime_of(ctx).service
+    service = (await runtime_of(ctx)).service
 
-    async def planner() -> tuple[Plan, dict[str, Any]]:
+    async def planner() -> "tuple[Plan, dict[str, Any]]":
         plan = await service.plan_expenses(expense_ids=expense_ids, date_from=date_from, date_to=date_to)
         return plan, {}
 
@@ -470,9 +479,9 @@ async def plan_aggregate_time(
 ) -> Prepared:
     if date_from > date_to:
         raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
-    service = runtime_of(ctx).service
+    service = (await runtime_of(ctx)).service
 
-    async def planner() -> tuple[Plan, dict[str, Any]]:
+    async def planner() -> "tuple[Plan, dict[str, Any]]":
         plan = await service.plan_time(date_from=date_from, date_to=date_to, group_by=group_by, target=target)
         return plan, {}
 
@@ -527,9 +536,9 @@ BudgetKind = Literal["estimate", "purchase_order"]
 async def plan_create_po_from_budget(
     paymo_project_id: int, kind: BudgetKind, dry_run: bool, approval_id: str | None, ctx: Context
 ) -> Prepared:
-    service = runtime_of(ctx).service
+    service = (await runtime_of(ctx)).service
 
-    async def planner() -> tuple[Plan, dict[str, Any]]:
+    async def planner() -> "tuple[Plan, dict[str, Any]]":
         plan = await service.plan_budget(paymo_project_id=paymo_project_id, kind=kind)
         return plan, {}
 
@@ -577,7 +586,7 @@ async def reconciliation_report(date_from: DateFrom, date_to: DateTo, ctx: Conte
     """
     if date_from > date_to:
         raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
-    runtime = runtime_of(ctx)
+    runtime = await runtime_of(ctx)
     runtime.audit.append(
         "tool_call",
         tool="reconciliation_report",
@@ -595,7 +604,7 @@ async def reconciliation_report(date_from: DateFrom, date_to: DateTo, ctx: Conte
 
 async def sync_status(ctx: Context) -> SyncStatusOut:
     """Read-only: what is linked, which approvals are pending, and the last runs of this server."""
-    runtime = runtime_of(ctx)
+    runtime = await runtime_of(ctx)
     try:
         status = await runtime.service.status()
     except PaymoQbError as error:
