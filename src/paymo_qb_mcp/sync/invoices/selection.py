@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
+import anyio
+
 from paymo_qb_mcp.domain.keys import doc_number
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.paymo import models as paymo_models
@@ -153,7 +155,15 @@ class BulkLookup:
 
 async def plan_invoice_selection(ctx: SyncContext, selection: InvoiceSelection) -> SelectionPlan:
     """Plan every selected invoice as ``plan_invoice`` would (writes nothing), reading in bulk."""
-    invoices = await _read_invoices(ctx, selection)
+    invoices: list[paymo_models.Invoice] = []
+
+    async def read() -> None:
+        invoices.extend(await _read_invoices(ctx, selection))
+
+    # The invoices and the company data they are planned against are read side by side.
+    async with anyio.create_task_group() as group:
+        group.start_soon(read)
+        group.start_soon(ctx.data.warm)
     found = {invoice.id for invoice in invoices}
     missing = tuple(ident for ident in dict.fromkeys(selection.paymo_invoice_ids) if ident not in found)
     facts = await ctx.facts()
