@@ -8,10 +8,11 @@ when first needed and again every ``settings_interval``. Paymo: the company sett
 clients and client contacts, kept current with ``updated_on`` filters and re-read whole every
 ``settings_interval`` (Paymo reports no deletions).
 
-Freshness: data older than ``refresh_interval`` is caught up before it is used, and a plan about to
-take a new decision about a customer (link or create) catches up if the data predates the plan
-(``plan_scope`` / ``confirm_current``), so a customer created or renamed in QuickBooks a moment ago is
-seen before anything is linked or created. A catch-up that fails drops the cache (in memory and on
+Freshness: data older than ``refresh_interval`` is caught up before it is used (once per plan: a plan
+sees one consistent moment however long it takes), and a plan about to take a new decision about a
+customer (link or create) catches up if the data predates the plan (``plan_scope`` /
+``confirm_current``), so a customer created or renamed in QuickBooks a moment ago is seen before
+anything is linked or created. A catch-up that fails drops the cache (in memory and on
 disk) and the error propagates: stale data is never trusted. What a write depends on (the record, its
 SyncToken, a balance) is not taken from here: planners and the executor read it fresh.
 
@@ -83,8 +84,9 @@ _CDC_OVERLAP: Final = dt.timedelta(seconds=3)
 _CDC_MAX_AGE: Final = dt.timedelta(days=29)
 _SNAPSHOT_VERSION: Final = 1
 # Clients and contacts carry no included collections, so Paymo's 2,500-object cap on those does not
-# apply: bigger pages mean fewer requests at about one a second.
-_PAYMO_PAGE: Final = 1000
+# apply: Paymo's largest page (2,500, per its support; unconfirmed) means fewer requests at about one a
+# second.
+_PAYMO_PAGE: Final = 2500
 
 _PLAN_STARTED: ContextVar[float | None] = ContextVar("paymo_qb_plan_started", default=None)
 

@@ -50,9 +50,10 @@ DEFAULT_PERIOD_STATUSES: Final = ("sent", "viewed", "paid", "void")
 MAX_SELECTED_IDS: Final = 5000
 # Ids per Paymo `id in (...)` filter (with lines included) and per QBO `IN (...)` query: short enough
 # for any URL or body.
-_PAYMO_CHUNK: Final = 200
-# Invoices per page when a period is listed without lines.
-_LIST_PAGE: Final = 1000
+_PAYMO_CHUNK: Final = 250
+# Invoices per page when a period is listed without lines: Paymo's largest page (support, unconfirmed),
+# so a month takes one request at about one a second.
+_LIST_PAGE: Final = 2500
 # Paymo cuts an included collection at this many objects per response, silently (reference §7).
 PAYMO_INCLUDE_CAP: Final = 2500
 _QBO_CHUNK: Final = 500
