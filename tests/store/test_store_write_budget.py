@@ -102,10 +102,13 @@ RACER = textwrap.dedent(
 
     # Every racer at the same moment: the outcome cannot depend on how long the processes take.
     moment = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
+    first = int(sys.argv[2])
     with WriteWindow(Path(sys.argv[1]), clock=lambda: moment) as window:
-        for n in range(int(sys.argv[2]), int(sys.argv[2]) + 6):
+        print("ready", flush=True)
+        sys.stdin.readline()  # all start spending together
+        for n in range(first, first + 40):
             try:
-                window.spend(f"{n:064x}", 4)
+                window.spend(f"{n:064x}", 50)
                 print("spent")
             except RateLimitedLocally:
                 print("refused")
@@ -117,13 +120,17 @@ def test_processes_racing_on_one_data_directory_spend_the_limit_once(tmp_path: P
     racers = [
         subprocess.Popen(
             [sys.executable, "-c", RACER, str(tmp_path), str(first)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for first in (0, 100, 200)
+        for first in (0, 1000, 2000)
     ]
-    outputs = [racer.communicate(timeout=120) for racer in racers]
+    for racer in racers:
+        assert racer.stdout is not None
+        assert racer.stdout.readline().strip() == "ready"
+    outputs = [racer.communicate("go\n", timeout=120) for racer in racers]
     assert [racer.returncode for racer in racers] == [0, 0, 0], [err for _, err in outputs]
     answers = [line for out, _ in outputs for line in out.split()]
-    assert (answers.count("spent"), answers.count("refused")) == (4, 14)
+    assert (answers.count("spent"), answers.count("refused")) == (50, 70)
