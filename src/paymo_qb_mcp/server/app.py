@@ -24,6 +24,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import AnyHttpUrl
 
 from paymo_qb_mcp import __version__
+from paymo_qb_mcp.domain.secrets import KnownSecrets
 from paymo_qb_mcp.errors import ConfigError, PaymoQbError
 from paymo_qb_mcp.server.outputs import UNTRUSTED_TEXT_NOTICE
 from paymo_qb_mcp.server.prompts import register_prompts
@@ -92,16 +93,40 @@ async def errors_start_with_their_code(
     result = await call_next(ctx)
     if ctx.method != "tools/call":
         return result
-    if isinstance(result, CallToolResult) and result.is_error:
+    lifespan = getattr(ctx, "lifespan_context", None)
+    runtime = lifespan.runtime if isinstance(lifespan, LazyRuntime) else None
+    secrets = runtime.secrets if runtime is not None else None
+    if isinstance(result, CallToolResult):
         for block in result.content:
             if isinstance(block, TextContent):
-                block.text = coded_error_text(block.text)
-    elif isinstance(result, dict) and result.get("isError"):
+                block.text = _masked(coded_error_text(block.text) if result.is_error else block.text, secrets)
+        if result.structured_content is not None and secrets is not None:
+            result.structured_content = _masked_json(result.structured_content, secrets)
+    elif isinstance(result, dict):
         # The dispatcher may hand results over already serialised.
         for block in result.get("content") or ():
             if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
-                block["text"] = coded_error_text(block["text"])
+                text = coded_error_text(block["text"]) if result.get("isError") else block["text"]
+                block["text"] = _masked(text, secrets)
+        if isinstance(result.get("structuredContent"), dict) and secrets is not None:
+            result["structuredContent"] = _masked_json(result["structuredContent"], secrets)
     return result
+
+
+def _masked(text: str, secrets: KnownSecrets | None) -> str:
+    """A credential of this server never leaves in an answer, whatever its case (a last line of defence:
+    arguments holding one are refused before they can be echoed)."""
+    return text if secrets is None else secrets.mask(text)
+
+
+def _masked_json(value: Any, secrets: KnownSecrets) -> Any:
+    if isinstance(value, str):
+        return secrets.mask(value)
+    if isinstance(value, dict):
+        return {key: _masked_json(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked_json(item, secrets) for item in value]
+    return value
 
 
 def check_policy_tools(policy: Policy) -> None:

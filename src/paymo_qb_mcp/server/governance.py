@@ -49,6 +49,7 @@ __all__ = [
     "facts_for",
     "needing_human",
     "prepare",
+    "refuse_credentials",
     "run_write",
     "runtime_of",
 ]
@@ -185,6 +186,7 @@ async def prepare(
 ) -> Prepared:
     """Plan (no side effects) and ask the policy. Runs in a resolver, possibly once per round."""
     runtime = await runtime_of(ctx)
+    refuse_credentials(runtime, tool, arguments)
     try:
         plan, extra = await planner()
     except PaymoQbError as error:
@@ -202,6 +204,18 @@ async def prepare(
         approval_id=arguments.get("approval_id"),
         extra=extra,
     )
+
+
+def refuse_credentials(runtime: Runtime, tool: str, arguments: Mapping[str, Any]) -> None:
+    """Refuse (with INPUT, never repeating it) an argument that holds one of this server's credentials: it
+    would otherwise travel into plans, approvals, the audit log and answers."""
+    for name, value in arguments.items():
+        texts = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(text, str) and runtime.secrets.found_in(text) for text in texts):
+            raise ToolError(
+                f"INPUT: {tool}'s argument {name} holds one of this server's credentials (an API key or a "
+                "token); it is refused and not repeated here. Never pass credentials to a tool."
+            )
 
 
 def _client_can_elicit(ctx: Context) -> bool:

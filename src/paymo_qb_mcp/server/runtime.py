@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
+from paymo_qb_mcp.domain.secrets import KnownSecrets
 from paymo_qb_mcp.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -131,6 +132,9 @@ class Runtime:
     now: Callable[[], dt.datetime] = _utc_now
     last_runs: deque[LastRun] = field(default_factory=lambda: deque(maxlen=20))
     recent_plans: OrderedDict[str, tuple[Plan, dict[str, Any]]] = field(default_factory=OrderedDict)
+    # The credentials this server holds (settings, credential store, connection), as values to mask in
+    # results and errors and to refuse as arguments.
+    secrets: KnownSecrets = field(default_factory=KnownSecrets, repr=False)
 
     def remember_plan(self, plan: Plan, details: Mapping[str, Any]) -> None:
         """Keep a plan this server prepared (the last few), readable as ``paymo-qb://plans/{plan_hash}``."""
@@ -208,6 +212,7 @@ async def open_runtime(
         approvals = stack.enter_context(ApprovalStore(data_dir, known_secrets=known_secrets))
         audit = AuditLog.in_data_dir(data_dir, known_secrets=known_secrets)
         write_window = stack.enter_context(WriteWindow(data_dir))
+        secrets = KnownSecrets(known_secrets)
         # Writes a process sent but did not live to audit the outcome of are accounted for first.
         settle_open_intents(audit, ledger)
         ctx = SyncContext(paymo=paymo, qbo=qbo, ledger=ledger, mappings=policy.mappings, company=company)
@@ -220,6 +225,7 @@ async def open_runtime(
             write_budget=WriteBudget(policy.limits.writes_per_minute, write_window),
             data_dir=data_dir,
             connection_label=connection.label,
+            secrets=secrets,
         )
 
 

@@ -25,7 +25,13 @@ from paymo_qb_mcp.domain.keys import content_hash
 from paymo_qb_mcp.domain.money import quantize
 from paymo_qb_mcp.domain.plan import Change, Finding, FindingList, Plan, summarize_plan
 from paymo_qb_mcp.errors import PaymoQbError
-from paymo_qb_mcp.server.governance import Prepared, facts_for, needing_human, runtime_of
+from paymo_qb_mcp.server.governance import (
+    Prepared,
+    facts_for,
+    needing_human,
+    refuse_credentials,
+    runtime_of,
+)
 from paymo_qb_mcp.server.outputs import InvoiceRecordResult
 from paymo_qb_mcp.sync.company import fold_name
 from paymo_qb_mcp.sync.invoices import InvoicePlan, SelectionPlan
@@ -244,6 +250,7 @@ async def prepare_selection(
     """Plan the selection (no side effects), decide per invoice, and combine: ``governance.prepare``'s
     counterpart for a selection."""
     runtime = await runtime_of(ctx)
+    refuse_credentials(runtime, tool, arguments)
     try:
         selected = await planner()
     except PaymoQbError as error:
