@@ -462,7 +462,9 @@ async def _run_write(
 
     progress = ProgressReport(ctx, len(plan.writes))
     audit.flush()  # durable before the first request that writes
-    writes = AuditedWrites(audit, tool=tool, plan_hash=plan.plan_hash, approval=approval_info)
+    writes = AuditedWrites(
+        audit, tool=tool, plan_hash=plan.plan_hash, approval=approval_info, writer=runtime.writer
+    )
     try:
         runtime.write_budget.spend(plan.plan_hash)
         await progress.step(0, len(plan.writes), f"applying {len(plan.writes)} change(s)")

@@ -135,6 +135,9 @@ class Runtime:
     # The credentials this server holds (settings, credential store, connection), as values to mask in
     # results and errors and to refuse as arguments.
     secrets: KnownSecrets = field(default_factory=KnownSecrets, repr=False)
+    # This process's `write_audit.WriterLease`: its write intents name it, so that another server starting
+    # on the same data directory leaves them open while this one lives.
+    writer: str | None = None
 
     def remember_plan(self, plan: Plan, details: Mapping[str, Any]) -> None:
         """Keep a plan this server prepared (the last few), readable as ``paymo-qb://plans/{plan_hash}``."""
@@ -164,7 +167,7 @@ async def open_runtime(
     """
     from paymo_qb_mcp.paymo.client import PaymoClient
     from paymo_qb_mcp.quickbooks.client import QboClient
-    from paymo_qb_mcp.server.write_audit import settle_open_intents
+    from paymo_qb_mcp.server.write_audit import WriterLease, settle_open_intents
     from paymo_qb_mcp.store.approvals import ApprovalStore
     from paymo_qb_mcp.store.audit import AuditLog
     from paymo_qb_mcp.store.ledger import Ledger
@@ -213,8 +216,9 @@ async def open_runtime(
         audit = AuditLog.in_data_dir(data_dir, known_secrets=known_secrets)
         write_window = stack.enter_context(WriteWindow(data_dir))
         secrets = KnownSecrets(known_secrets)
+        lease = stack.enter_context(WriterLease(data_dir))
         # Writes a process sent but did not live to audit the outcome of are accounted for first.
-        settle_open_intents(audit, ledger)
+        settle_open_intents(audit, ledger, data_dir=data_dir)
         ctx = SyncContext(paymo=paymo, qbo=qbo, ledger=ledger, mappings=policy.mappings, company=company)
         yield Runtime(
             service=SyncService(ctx),
@@ -226,6 +230,7 @@ async def open_runtime(
             data_dir=data_dir,
             connection_label=connection.label,
             secrets=secrets,
+            writer=lease.writer,
         )
 
 

@@ -10,22 +10,70 @@ or marked done, with the ids), ``unconfirmed`` (an intent is still pending in th
 be in QuickBooks; the next plan finds it by its marker, or QuickBooks replays its requestid) or
 ``absent`` (nothing was written) — then an ``intents_settled`` mark so the next start looks no further
 back. ``audit verify`` plus the ledger then account for every record written.
+
+Several servers may share a data directory, so an intent without an outcome may be another live
+process's write in flight, not a dead one's. Each runtime holds a `WriterLease` — an OS file lock under
+``locks/writers/`` that the OS releases when the process dies — and its intents name it (``writer``); a
+start settles only the intents whose writer's lock is free, and when it leaves live ones open its mark
+says from which entry (``open_from``) the next start must look again.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from typing import Any, Final
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+import filelock
 
 from paymo_qb_mcp.domain.plan import Change
 from paymo_qb_mcp.store.audit import AuditGroup, AuditLog
 from paymo_qb_mcp.store.ledger import Ledger
 from paymo_qb_mcp.sync.writes import AppliedChange
 
-__all__ = ["AuditedWrites", "settle_open_intents", "write_key"]
+__all__ = ["AuditedWrites", "WriterLease", "settle_open_intents", "write_key"]
 
 # How far back a start looks for open intents at first (doubled until the last mark is found).
 _FIRST_LOOK: Final = 2000
+WRITERS_DIR: Final = Path("locks") / "writers"
+
+
+class WriterLease:
+    """This process's claim, while its runtime is open, that the write intents it audits are live: an
+    OS file lock on ``<data dir>/locks/writers/<writer>.lock``, released by the OS if the process dies."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.writer = uuid.uuid4().hex[:16]
+        self._path = data_dir / WRITERS_DIR / f"{self.writer}.lock"
+        self._lock = filelock.FileLock(str(self._path), thread_local=False)
+
+    def __enter__(self) -> Self:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire(timeout=0)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._lock.release()
+        self._path.unlink(missing_ok=True)
+
+
+def _writer_alive(directory: Path, writer: str) -> bool:
+    """Whether the process that wrote under ``writer`` still holds its lease (a free lock: it died)."""
+    path = directory / f"{writer}.lock"
+    if not writer.isalnum() or not path.exists():
+        return False
+    probe = filelock.FileLock(str(path), thread_local=False)
+    try:
+        probe.acquire(timeout=0)
+    except filelock.Timeout:
+        return True
+    probe.release()
+    path.unlink(missing_ok=True)  # nobody will take a dead writer's lease again
+    return False
 
 
 def write_key(plan_hash: str, change: Change) -> str:
@@ -51,12 +99,19 @@ class AuditedWrites:
     """A ``sync.writes.WriteObserver``: intents (durably) and outcomes in one call's audit group."""
 
     def __init__(
-        self, audit: AuditGroup, *, tool: str, plan_hash: str, approval: dict[str, Any] | None
+        self,
+        audit: AuditGroup,
+        *,
+        tool: str,
+        plan_hash: str,
+        approval: dict[str, Any] | None,
+        writer: str | None = None,
     ) -> None:
         self._audit = audit
         self._tool = tool
         self._plan_hash = plan_hash
         self._approval = approval
+        self._writer = writer  # this process's `WriterLease`, so no other start settles its intents
 
     async def intend(self, changes: Sequence[Change]) -> None:
         for change in changes:
@@ -66,7 +121,8 @@ class AuditedWrites:
                 plan_hash=self._plan_hash,
                 outcome=change.action,
                 ids=_ids(change),
-                details={"write": write_key(self._plan_hash, change)},
+                details={"write": write_key(self._plan_hash, change)}
+                | ({"writer": self._writer} if self._writer else {}),
             )
         # Durable before the request leaves: a crash after this can be accounted for.
         self._audit.flush()
@@ -96,13 +152,19 @@ class AuditedWrites:
 
 
 def _since_last_settlement(audit: AuditLog) -> list[dict[str, Any]]:
-    """The entries after the last ``intents_settled`` mark (all of them the first time)."""
+    """The entries after the last ``intents_settled`` mark (all of them the first time), or from the
+    oldest intent it left open because its writer was alive."""
     count = _FIRST_LOOK
     while True:
         entries = audit.tail(count)
         marks = [index for index, entry in enumerate(entries) if entry.get("event") == "intents_settled"]
         if marks:
-            return entries[marks[-1] + 1 :]
+            open_from = (entries[marks[-1]].get("details") or {}).get("open_from")
+            if not isinstance(open_from, int):
+                return entries[marks[-1] + 1 :]
+            for index, entry in enumerate(entries):
+                if entry.get("seq") == open_from:
+                    return entries[index:]
         if len(entries) < count:
             return entries
         count *= 2
@@ -125,9 +187,12 @@ def _what_the_ledger_shows(ledger: Ledger, ids: dict[str, Any]) -> tuple[str, st
     return "absent", None
 
 
-def settle_open_intents(audit: AuditLog, ledger: Ledger) -> int:
-    """Append the outcome the ledger shows for every write intent left without one (a crash between the
-    request and its outcome entry), and the mark the next start stops at; the number settled."""
+def settle_open_intents(audit: AuditLog, ledger: Ledger, *, data_dir: Path | None = None) -> int:
+    """Append the outcome the ledger shows for every write intent a dead process left without one (a crash
+    between the request and its outcome entry), and the mark the next start begins at; the number
+    settled. Intents of a writer whose lease is still held (another server on this data directory, at
+    work) are left open, and the mark names the oldest of them (``open_from``)."""
+    writers = (data_dir if data_dir is not None else audit.path.parent) / WRITERS_DIR
     open_intents: dict[str, dict[str, Any]] = {}
     for entry in _since_last_settlement(audit):
         key = (entry.get("details") or {}).get("write")
@@ -137,8 +202,18 @@ def settle_open_intents(audit: AuditLog, ledger: Ledger) -> int:
             open_intents[key] = entry
         elif entry.get("event") in ("write", "write_recovered"):
             open_intents.pop(key, None)
+    alive: dict[str, bool] = {}
+    live: list[int] = []
+    settled = 0
     with audit.group() as group:
         for key, intent in open_intents.items():
+            writer = (intent.get("details") or {}).get("writer")
+            if isinstance(writer, str):
+                if writer not in alive:
+                    alive[writer] = _writer_alive(writers, writer)
+                if alive[writer]:
+                    live.append(int(intent.get("seq") or 0))
+                    continue
             ids = dict(intent.get("ids") or {})
             outcome, found = _what_the_ledger_shows(ledger, ids)
             if outcome == "written" and found is not None:
@@ -155,5 +230,10 @@ def settle_open_intents(audit: AuditLog, ledger: Ledger) -> int:
                 ),
                 details={"write": key, "intent_seq": intent.get("seq")},
             )
-        group.append("intents_settled", details={"settled": len(open_intents)})
-    return len(open_intents)
+            settled += 1
+        mark: dict[str, Any] = {"settled": settled}
+        if live:
+            mark["open_from"] = min(live)
+            mark["still_writing"] = len(live)
+        group.append("intents_settled", details=mark)
+    return settled
