@@ -179,6 +179,10 @@ class SecretBackend(Protocol):
     def delete(self, key: str) -> None: ...
     def names(self) -> list[str]: ...
     def describe(self) -> str: ...
+    @property
+    def directory(self) -> Path:
+        """The data directory the records belong to (lock files go there)."""
+        ...
 
 
 # ---------------------------------------------------------------------- file backend
@@ -224,6 +228,10 @@ class FileSecrets:
 
     def describe(self) -> str:
         return f"file {self.path} (owner read/write only)"
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
 
     def _read(self) -> dict[str, dict[str, Any]]:
         try:
@@ -340,6 +348,10 @@ class KeyringSecrets:
     def describe(self) -> str:
         return f"OS keyring ({type(self._keyring).__name__}, service {self.service!r})"
 
+    @property
+    def directory(self) -> Path:
+        return self.index_path.parent
+
     def get(self, key: str) -> dict[str, Any] | None:
         try:
             raw = self._keyring.get_password(self.service, key)
@@ -454,6 +466,25 @@ class CredentialStore:
 
     def qbo_realms(self) -> list[str]:
         return [key.removeprefix(_QBO_PREFIX) for key in self.backend.names() if key.startswith(_QBO_PREFIX)]
+
+    def qbo_refresh_lock(self, realm_id: str) -> FileLock:
+        """The lock every process using this store holds while it refreshes `realm_id`'s tokens.
+
+        Intuit rotates the refresh token, so two processes spending the same one leave one of them
+        with a dead token; under this lock the second re-reads the store and uses the first's result.
+        It is an OS file lock beside the credentials (in the data directory for the keyring), so a
+        process that dies holding it releases it. Not bound to a thread: it may be released by a
+        thread other than the one that acquired it (the provider acquires it in a worker thread).
+        """
+        directory = self.backend.directory
+        try:
+            _ensure_private_directory(directory)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create the data directory {directory}: {exc.strerror or exc}."
+            ) from None
+        name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in realm_id)
+        return FileLock(str(directory / f"quickbooks-refresh-{name}.lock"), thread_local=False)
 
     # QuickBooks app keys
     def load_qbo_app(self, environment: str) -> QboAppCredentials | None:
