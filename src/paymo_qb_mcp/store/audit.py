@@ -333,16 +333,12 @@ class _Checker:
         """Why the entry's hash cannot be accepted (None when it can); `entry` is without `hash`."""
         key_id = entry.get("key_id")
         if key_id is None:
+            # (`first_keyed` is only ever set with a key, so without one nothing is required to be keyed.)
             required = self.keyed_required_from()
-            if required is not None and line_number >= required and self.key is not None:
+            if self.key is not None and required is not None and line_number >= required:
                 return (
                     f"the entry is not keyed, but this log is keyed with audit key {self.key.key_id} from "
                     f"line {required}: it was rewritten by someone without the key"
-                )
-            if self.first_keyed is not None:
-                return (
-                    f"the entry is not keyed, but the log is keyed from line {self.first_keyed}: it was "
-                    "rewritten by someone without the key"
                 )
             if claimed != _digest(entry):
                 return "the hash does not match the content: the entry was edited"
