@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import simplejson
 
 from paymo_qb_mcp.cli import main
 from paymo_qb_mcp.store.audit import AuditLog
+from paymo_qb_mcp.store.tokens import DataDirAuditKeys
 
 
 class StepClock:
@@ -141,6 +143,10 @@ def test_a_checkpoint_printed_now_catches_a_rollback_later(
     assert len(captured.out.splitlines()) == 1  # so `>> checkpoints.txt` keeps only checkpoints
     assert checkpoint.startswith("paymo-qb-mcp audit checkpoint seq=5 hash=")
     assert "audit log OK" in captured.err
+    key = DataDirAuditKeys(tmp_path).load()
+    assert key is not None
+    for form in (key.secret.hex(), base64.b64encode(key.secret).decode()):
+        assert form not in captured.out + captured.err
     kept = tmp_path / "elsewhere" / "checkpoints.txt"
     kept.parent.mkdir()
     kept.write_text(f"# kept off the machine\n{checkpoint}\n")

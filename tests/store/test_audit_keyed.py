@@ -128,6 +128,17 @@ def test_the_key_never_reaches_the_log_the_head_or_a_repr(log: AuditLog, tmp_pat
     assert secret.hex() not in str(log.verify())
 
 
+def test_making_the_key_logs_its_id_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    log = AuditLog.in_data_dir(tmp_path, clock=StepClock())
+    session(log, 1)
+    key = DataDirAuditKeys(tmp_path).load()
+    assert key is not None
+    assert key.key_id in caplog.text
+    for form in (key.secret.hex(), base64.b64encode(key.secret).decode()):
+        assert form not in caplog.text
+
+
 @pytest.mark.parametrize("keep_key_id", [False, True], ids=["key-ids-dropped", "key-ids-kept"])
 def test_a_whole_chain_rewritten_with_plain_sha256_fails_at_its_first_line_naming_the_key(
     log: AuditLog, tmp_path: Path, keep_key_id: bool
