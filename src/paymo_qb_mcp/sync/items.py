@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
+from paymo_qb_mcp.domain.keys import content_hash
 from paymo_qb_mcp.domain.money import ZERO
 from paymo_qb_mcp.domain.plan import Change, Finding, FindingList, Plan
 
@@ -72,9 +73,13 @@ class ItemizedPlan:
         return merge_items(self.tool, self.common.changes, self.common.findings, self.items)
 
 
-def change_identity(change: Change) -> tuple[str | None, str | int | None, str]:
-    """What makes two changes one write in a single plan: a customer's create two items need is one."""
-    return (change.link_kind, change.paymo_id, change.action)
+def change_identity(change: Change) -> Hashable:
+    """What makes two changes one write in a single plan: the same action on the same linked record (a
+    customer's create two items need is one); a change without a Paymo id, or a skip, is only ever the
+    same as an identical one."""
+    if change.paymo_id is not None and change.action != "skip":
+        return (change.link_kind, change.paymo_id, change.action)
+    return content_hash(change.hashed_content())
 
 
 @dataclass
@@ -89,7 +94,7 @@ class ItemDraft:
     totals: dict[str, Decimal] = field(default_factory=dict)
     total: Decimal | None = None
     currency: str | None = None
-    _once: set[tuple[str | None, str | int | None, str]] = field(default_factory=set)
+    _once: set[Hashable] = field(default_factory=set)
 
     def add_once(self, changes: Iterable[Change]) -> None:
         """Shared changes (a customer's create or link, a person's link) go in once per item."""
