@@ -30,6 +30,10 @@ Choices worth knowing:
   expense's currency, the payee is the client's customer (already in that currency, and the party
   the expense is re-billed to); with neither, the expense is blocked with what to map.
 
+Item by item (``plan_expense_items``, what ``push_expenses`` decides on): each expense is an item
+carrying its customer's changes and its own findings, so one blocked expense is left out alone; the
+target and the expense-account mappings are the run's.
+
 Ledger kind ``expense`` links Paymo expense id → QBO Purchase/Bill Id; the content hash covers the
 Paymo expense and the target type, so an unchanged expense is a ``skip`` and a changed one a sparse
 update against the current SyncToken (put to a human when it would overwrite what someone changed in

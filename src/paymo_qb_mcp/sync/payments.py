@@ -12,6 +12,9 @@ other side lacks, and nothing twice:
   voided, or already recorded (done-key ``"<qbo payment id>:<qbo invoice id>"`` under
   ``payment_to_paymo``).
 
+Item by item (``plan_payment_items``, what ``mark_paid`` decides on): each synced invoice's payments are
+an item, and invoices one QBO payment pays together are one item, so that its copies go together.
+
 An amount that would exceed the target invoice's open balance is reported as a finding, never written:
 the two systems then disagree about what was paid, which a human has to settle. A Paymo payment and a
 QBO payment with the same amount and date on the same invoice are taken to be one receipt entered on

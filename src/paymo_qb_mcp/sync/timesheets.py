@@ -46,6 +46,12 @@ Targets:
   ``PrivateNote``. QBO has no draft status: the invoice is created unsent (``EmailStatus`` and
   ``PrintStatus`` NotSet) for a human to review.
 
+Item by item (``plan_time_items``, what ``aggregate_time`` decides on): each TimeActivity's group, or
+each client's draft invoice, is an item with its customer's and its person's changes and its own
+findings (a person without an employee leaves out their groups only; a group without a rate is an item
+of its own, or blocks its client's draft invoice); the mapped item, an unfinished push and the entries
+left out of every group are the run's.
+
 Also used by the budgets flow: ``client_billing`` (the currency and taxes a client is invoiced with)
 and ``sales_tax`` / ``expected_totals`` / ``tax_override`` (the QBO tax code of a sales line, what QBO
 will total, and — under US Automated Sales Tax — the ``TotalTax`` that makes QBO charge Paymo's tax, as
