@@ -284,8 +284,9 @@ def build_server(
         "paymo-qb://plans/{plan_hash}",
         name="plan",
         title="A plan this server prepared",
-        description="Every change of a recent plan (by its plan_hash) and, for a selection of invoices, "
-        "the verdict on each one: what a question or a pending approval shows only in part.",
+        description="Every change of a recent plan (by its plan_hash) and, for a selection or a set "
+        "(invoices, payments, expenses, time), the verdict on each item: what a question or a pending "
+        "approval shows only in part.",
         mime_type="application/json",
     )
     async def plan_resource(plan_hash: str) -> str:
