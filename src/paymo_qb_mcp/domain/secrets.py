@@ -114,16 +114,22 @@ def is_secret_query_name(name: str) -> bool:
 
 class KnownSecrets:
     """Configured secret values, masked wherever they appear, longest first (so one that contains
-    another is masked whole). Values shorter than eight characters are ignored: no real key is that
+    another is masked whole) and whatever their case (a value upper-cased on its way, as an approval id
+    is, is still the secret). Values shorter than eight characters are ignored: no real key is that
     short, and masking them would eat ordinary words."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_pattern", "_values")
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: tuple[str, ...] = tuple(
             sorted(
                 {value for value in values if len(value) >= _MIN_KNOWN_SECRET_LENGTH}, key=len, reverse=True
             )
+        )
+        self._pattern: re.Pattern[str] | None = (
+            re.compile("|".join(re.escape(value) for value in self._values), re.IGNORECASE)
+            if self._values
+            else None
         )
 
     def __iter__(self) -> Iterator[str]:
@@ -136,9 +142,11 @@ class KnownSecrets:
         return f"KnownSecrets(<{len(self._values)} values>)"
 
     def mask(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, MASK)
-        return text
+        return text if self._pattern is None else self._pattern.sub(MASK, text)
+
+    def found_in(self, text: str) -> bool:
+        """Whether ``text`` holds one of the values, in any case."""
+        return self._pattern is not None and self._pattern.search(text) is not None
 
 
 _NO_KNOWN_SECRETS: Final = KnownSecrets()
