@@ -1,6 +1,6 @@
-"""What one write tool call audits goes out in two groups: the entries that led to the decision, durable
-before the first write request is sent, then the writes and the outcome — four fsyncs a call where each
-entry used to cost three; the chain still verifies."""
+"""What one write tool call audits goes out in groups: the entries that led to the decision, durable before
+anything is sent; the intent of each request that writes, durable before it leaves; then the outcomes —
+two fsyncs a group where each entry used to cost three; the chain still verifies."""
 
 from __future__ import annotations
 
@@ -53,11 +53,22 @@ async def test_sync_invoice_writes_its_audit_entries_in_two_groups(
     assert second.structured_content["status"] == "applied"
 
     events = [e["event"] for e in audit_events(server_env)]
-    call = events[len(events) // 2 :]
-    assert call == ["tool_call", "plan", "decision", "approval_granted", "write", "write", "outcome"]
-    # Two groups, each one fsync of the log and one of the head record's temporary file.
-    assert len(fsyncs) - before == 4
+    call = events[len(events) - 8 :]
+    # The customer's link is ledger-only (no request, no intent); the invoice's create is audited ahead.
+    assert call == [
+        "tool_call",
+        "plan",
+        "decision",
+        "approval_granted",
+        "write",
+        "write_intent",
+        "write",
+        "outcome",
+    ]
+    # Three groups, each one fsync of the log and one of the head record's temporary file: the decision,
+    # the intent (before the request leaves), the outcomes.
+    assert len(fsyncs) - before == 6
     [(durable, fsyncs_then)] = seen_at_first_write
-    assert durable[-4:] == ["tool_call", "plan", "decision", "approval_granted"]
-    assert fsyncs_then - before == 2
+    assert durable[-6:] == ["tool_call", "plan", "decision", "approval_granted", "write", "write_intent"]
+    assert fsyncs_then - before == 4
     assert server_env.audit().verify().ok

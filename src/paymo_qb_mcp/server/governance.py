@@ -444,13 +444,16 @@ async def _run_write(
             return finish(_pending(runtime, prepared, audit))
         audit.append("approval_granted", tool=tool, plan_hash=plan.plan_hash, approval=approval_info)
 
+    from paymo_qb_mcp.server.write_audit import AuditedWrites  # with the runtime, not at start-up
+
     progress = ProgressReport(ctx, len(plan.writes))
     audit.flush()  # durable before the first request that writes
+    writes = AuditedWrites(audit, tool=tool, plan_hash=plan.plan_hash, approval=approval_info)
     try:
         runtime.write_budget.spend(plan.plan_hash)
         await progress.step(0, len(plan.writes), f"applying {len(plan.writes)} change(s)")
         with report_waits(progress.wait):
-            outcome = await runtime.service.apply(plan, progress.step, isolate_failures=True)
+            outcome = await runtime.service.apply(plan, progress.step, isolate_failures=True, observer=writes)
     except PaymoQbError as error:
         audit.append(
             "error",
@@ -461,26 +464,6 @@ async def _run_write(
             upstream_request_ids=_request_ids(error),
         )
         raise _agent_error(error) from None
-    for item in outcome.applied:
-        audit.append(
-            "write",
-            tool=tool,
-            plan_hash=plan.plan_hash,
-            outcome=item.outcome,
-            ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id, "entity": item.change.entity},
-            approval=approval_info,
-            message=item.error.for_agent() if item.error is not None else None,
-        )
-        mismatches = [f for f in item.findings if f.code == "READBACK_MISMATCH"]
-        if mismatches:
-            audit.append(
-                "read_back",
-                tool=tool,
-                plan_hash=plan.plan_hash,
-                outcome="mismatch",
-                message="; ".join(f.message for f in mismatches),
-                ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id},
-            )
     failures = outcome.failures
     first_error = next((item.error for item in failures if item.error is not None), None)
     if failures and not prepared.isolate_failures and first_error is not None:

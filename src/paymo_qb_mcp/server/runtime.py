@@ -170,6 +170,7 @@ async def open_runtime(
     """
     from paymo_qb_mcp.paymo.client import PaymoClient
     from paymo_qb_mcp.quickbooks.client import QboClient
+    from paymo_qb_mcp.server.write_audit import settle_open_intents
     from paymo_qb_mcp.store.approvals import ApprovalStore
     from paymo_qb_mcp.store.audit import AuditLog
     from paymo_qb_mcp.store.ledger import Ledger
@@ -215,6 +216,8 @@ async def open_runtime(
         )
         approvals = stack.enter_context(ApprovalStore(data_dir, known_secrets=known_secrets))
         audit = AuditLog.in_data_dir(data_dir, known_secrets=known_secrets)
+        # Writes a process sent but did not live to audit the outcome of are accounted for first.
+        settle_open_intents(audit, ledger)
         ctx = SyncContext(paymo=paymo, qbo=qbo, ledger=ledger, mappings=policy.mappings, company=company)
         yield Runtime(
             service=SyncService(ctx),

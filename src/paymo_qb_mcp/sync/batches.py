@@ -57,6 +57,8 @@ class _Writes(Protocol):
     ctx: SyncContext
     replayed: set[tuple[str, str]]
 
+    async def intend(self, changes: Sequence[Change]) -> None: ...
+
     def identity(self, change: Change) -> tuple[str, str, str | None]: ...
 
     async def settle_create(self, change: Change) -> AppliedChange | None: ...
@@ -173,6 +175,8 @@ class BatchWriter:
 
     async def _locked(self, chunk: Sequence[Change], work: Any) -> list[tuple[Change, AppliedChange]]:
         keys = sorted({self._executor.identity(change)[:2] for change in chunk})
+        # Recorded (the audit log's write-ahead) before any request of the batch leaves.
+        await self._executor.intend(chunk)
         async with AsyncExitStack() as stack:
             for kind, paymo_id in keys:
                 await stack.enter_async_context(self._ctx.ledger.lock(kind, paymo_id))

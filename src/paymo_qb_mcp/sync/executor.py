@@ -74,6 +74,7 @@ from paymo_qb_mcp.sync.writes import (
     AppliedChange,
     ApplyOutcome,
     Progress,
+    WriteObserver,
     as_date,
     failed,
     has_note,
@@ -116,14 +117,22 @@ class Executor:
         self.ctx = ctx
         # Records a replayed batch linked (kind, Paymo id): their changes report "replayed".
         self.replayed: set[tuple[str, str]] = set()
+        self.observer: WriteObserver | None = None
 
     async def apply(
-        self, plan: Plan, progress: Progress | None = None, *, isolate_failures: bool = False
+        self,
+        plan: Plan,
+        progress: Progress | None = None,
+        *,
+        isolate_failures: bool = False,
+        observer: WriteObserver | None = None,
     ) -> ApplyOutcome:
         """Apply every write of the plan, wave by wave; ``progress(done, total, message)`` as they land.
 
-        See the module docstring for waves, batches and failures.
+        ``observer`` (the audit log) is told before each request that writes leaves, and after, what
+        happened. See the module docstring for waves, batches and failures.
         """
+        self.observer = observer
         if plan.blocked:
             blockers = "; ".join(f.message for f in plan.findings if f.severity == "blocker")
             raise ReconciliationError(f"the plan is blocked and cannot be applied: {blockers}")
@@ -149,7 +158,10 @@ class Executor:
             for index in ready:
                 if index in grouped or stopped:
                     continue
+                if writes[index].target != "ledger":
+                    await self.intend([writes[index]])
                 results[index] = await self._one(writes[index])
+                await self.done([results[index]])
                 stopped = results[index].outcome == "failed" and not isolate_failures
                 await _report(progress, results, len(writes), writes[index].summary)
             if grouped and not stopped:
@@ -157,6 +169,7 @@ class Executor:
                 async for chunk in writer.apply([writes[index] for index in grouped]):
                     for change, applied in chunk:
                         results[grouped[_position(writes, grouped, change)]] = applied
+                    await self.done([applied for _, applied in chunk])
                     await _report(progress, results, len(writes), f"{len(chunk)} change(s) in one batch")
                 stopped = not isolate_failures and any(
                     results[index].outcome == "failed" for index in grouped if index in results
@@ -167,6 +180,15 @@ class Executor:
             if failed is not None and failed.error is not None:
                 raise failed.error
         return outcome
+
+    async def intend(self, changes: Sequence[Change]) -> None:
+        """Tell the observer (if any) that these writes are about to be sent."""
+        if self.observer is not None and changes:
+            await self.observer.intend(changes)
+
+    async def done(self, applied: Sequence[AppliedChange]) -> None:
+        if self.observer is not None and applied:
+            await self.observer.done(applied)
 
     async def _one(self, change: Change) -> AppliedChange:
         """One change by itself; an error about this record becomes its ``failed`` outcome."""

@@ -22,6 +22,7 @@ from paymo_qb_mcp.sync.payments import Direction, plan_payments
 from paymo_qb_mcp.sync.reconcile import reconciliation_report
 from paymo_qb_mcp.sync.reports import LinkCount, ReconciliationReport, SyncStatus
 from paymo_qb_mcp.sync.timesheets import GroupBy, TimeTarget, plan_time
+from paymo_qb_mcp.sync.writes import WriteObserver
 
 __all__ = ["SyncService"]
 
@@ -37,11 +38,16 @@ class SyncService:
         self.executor = Executor(ctx)
 
     async def apply(
-        self, plan: Plan, progress: Progress | None = None, *, isolate_failures: bool = False
+        self,
+        plan: Plan,
+        progress: Progress | None = None,
+        *,
+        isolate_failures: bool = False,
+        observer: WriteObserver | None = None,
     ) -> ApplyOutcome:
         """Apply a plan made by one of the planners (the MCP layer decides whether it may); see
-        ``Executor.apply`` for ``isolate_failures``."""
-        return await self.executor.apply(plan, progress, isolate_failures=isolate_failures)
+        ``Executor.apply`` for ``isolate_failures`` and ``observer``."""
+        return await self.executor.apply(plan, progress, isolate_failures=isolate_failures, observer=observer)
 
     async def status(self) -> SyncStatus:
         """What the ledger holds: links per kind and creates that may need recovery.

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from paymo_qb_mcp.domain.keys import canonical_json
 from paymo_qb_mcp.domain.plan import Change, Finding
@@ -33,6 +33,7 @@ __all__ = [
     "AppliedChange",
     "ApplyOutcome",
     "Progress",
+    "WriteObserver",
     "as_date",
     "failed",
     "has_note",
@@ -58,6 +59,19 @@ ISOLATED_ERRORS: Final[tuple[type[PaymoQbError], ...]] = (
 # progress(done, total, message): after each change or batch that was applied.
 Progress = Callable[[int, int, str], Awaitable[None]]
 _NOTE_FIELDS: Final = ("PrivateNote", "Notes", "Memo", "Description")
+
+
+class WriteObserver(Protocol):
+    """Told about writes as they happen, so they can be recorded ahead (the audit log's write-ahead).
+
+    ``intend`` is awaited before the request of a write (or of a batch of writes) leaves for QuickBooks
+    or Paymo, and must have made its record durable when it returns; ``done`` after, with what each
+    change did (ledger-only links are only ``done``).
+    """
+
+    async def intend(self, changes: Sequence[Change]) -> None: ...
+
+    async def done(self, applied: Sequence[AppliedChange]) -> None: ...
 
 
 def _all_entities() -> dict[str, type[qbo_models.QboEntity]]:

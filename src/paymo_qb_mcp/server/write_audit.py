@@ -1,0 +1,159 @@
+"""The audit log's write-ahead: every write audited before its request leaves, its outcome after, and after
+a crash, the outcome of what was left open found in the ledger.
+
+Before a request that writes leaves for QuickBooks or Paymo (one record, or a batch of up to 30), a
+``write_intent`` entry per record is made durable (one write and fsync for the batch); when the write
+returns, a ``write`` entry says what happened. A process that dies in between leaves intents without
+outcomes: when the next server opens its runtime it looks at the entries since it last did so, and for
+every open intent appends a ``write_recovered`` entry with what the ledger shows — ``written`` (linked,
+or marked done, with the ids), ``unconfirmed`` (an intent is still pending in the ledger: the record may
+be in QuickBooks; the next plan finds it by its marker, or QuickBooks replays its requestid) or
+``absent`` (nothing was written) — then an ``intents_settled`` mark so the next start looks no further
+back. ``audit verify`` plus the ledger then account for every record written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from paymo_qb_mcp.domain.plan import Change
+from paymo_qb_mcp.store.audit import AuditGroup, AuditLog
+from paymo_qb_mcp.store.ledger import Ledger
+from paymo_qb_mcp.sync.writes import AppliedChange
+
+__all__ = ["AuditedWrites", "settle_open_intents", "write_key"]
+
+# How far back a start looks for open intents at first (doubled until the last mark is found).
+_FIRST_LOOK: Final = 2000
+
+
+def write_key(plan_hash: str, change: Change) -> str:
+    """What ties a write's intent to its outcome: the plan, and the record and action it writes."""
+    return f"{plan_hash[:16]}:{change.target}:{change.link_kind}:{change.paymo_id}:{change.action}"
+
+
+def _ids(change: Change, *, qbo_id: str | None = None, paymo_id: str | None = None) -> dict[str, Any]:
+    lookup = change.lookup or {}
+    return {
+        "entity": change.entity,
+        "kind": change.link_kind,
+        "target": change.target,
+        "paymo": paymo_id
+        if paymo_id is not None
+        else (None if change.paymo_id is None else str(change.paymo_id)),
+        "quickbooks": qbo_id if qbo_id is not None else change.qbo_id,
+        "done_key": None if lookup.get("done_key") is None else str(lookup["done_key"]),
+    }
+
+
+class AuditedWrites:
+    """A ``sync.writes.WriteObserver``: intents (durably) and outcomes in one call's audit group."""
+
+    def __init__(
+        self, audit: AuditGroup, *, tool: str, plan_hash: str, approval: dict[str, Any] | None
+    ) -> None:
+        self._audit = audit
+        self._tool = tool
+        self._plan_hash = plan_hash
+        self._approval = approval
+
+    async def intend(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            self._audit.append(
+                "write_intent",
+                tool=self._tool,
+                plan_hash=self._plan_hash,
+                outcome=change.action,
+                ids=_ids(change),
+                details={"write": write_key(self._plan_hash, change)},
+            )
+        # Durable before the request leaves: a crash after this can be accounted for.
+        self._audit.flush()
+
+    async def done(self, applied: Sequence[AppliedChange]) -> None:
+        for item in applied:
+            self._audit.append(
+                "write",
+                tool=self._tool,
+                plan_hash=self._plan_hash,
+                outcome=item.outcome,
+                ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id, "entity": item.change.entity},
+                approval=self._approval,
+                message=item.error.for_agent() if item.error is not None else None,
+                details={"write": write_key(self._plan_hash, item.change)},
+            )
+            mismatches = [f for f in item.findings if f.code == "READBACK_MISMATCH"]
+            if mismatches:
+                self._audit.append(
+                    "read_back",
+                    tool=self._tool,
+                    plan_hash=self._plan_hash,
+                    outcome="mismatch",
+                    message="; ".join(f.message for f in mismatches),
+                    ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id},
+                )
+
+
+def _since_last_settlement(audit: AuditLog) -> list[dict[str, Any]]:
+    """The entries after the last ``intents_settled`` mark (all of them the first time)."""
+    count = _FIRST_LOOK
+    while True:
+        entries = audit.tail(count)
+        marks = [index for index, entry in enumerate(entries) if entry.get("event") == "intents_settled"]
+        if marks:
+            return entries[marks[-1] + 1 :]
+        if len(entries) < count:
+            return entries
+        count *= 2
+
+
+def _what_the_ledger_shows(ledger: Ledger, ids: dict[str, Any]) -> tuple[str, str | None]:
+    kind, paymo_id = ids.get("kind"), ids.get("paymo")
+    if ids.get("target") == "paymo":
+        done_key = ids.get("done_key")
+        if kind and done_key and (value := ledger.done_value(str(kind), str(done_key))) is not None:
+            return "written", value
+        return "absent", None
+    if not kind or paymo_id is None:
+        return "absent", None
+    link = ledger.link(str(kind), str(paymo_id))
+    if link is not None:
+        return "written", link.qbo_id
+    if ledger.intent(str(kind), str(paymo_id)) is not None:
+        return "unconfirmed", None
+    return "absent", None
+
+
+def settle_open_intents(audit: AuditLog, ledger: Ledger) -> int:
+    """Append the outcome the ledger shows for every write intent left without one (a crash between the
+    request and its outcome entry), and the mark the next start stops at; the number settled."""
+    open_intents: dict[str, dict[str, Any]] = {}
+    for entry in _since_last_settlement(audit):
+        key = (entry.get("details") or {}).get("write")
+        if not isinstance(key, str):
+            continue
+        if entry.get("event") == "write_intent":
+            open_intents[key] = entry
+        elif entry.get("event") in ("write", "write_recovered"):
+            open_intents.pop(key, None)
+    with audit.group() as group:
+        for key, intent in open_intents.items():
+            ids = dict(intent.get("ids") or {})
+            outcome, found = _what_the_ledger_shows(ledger, ids)
+            if outcome == "written" and found is not None:
+                ids["paymo" if ids.get("target") == "paymo" else "quickbooks"] = found
+            group.append(
+                "write_recovered",
+                tool=intent.get("tool"),
+                plan_hash=intent.get("plan_hash"),
+                outcome=outcome,
+                ids=ids,
+                message=(
+                    f"the process stopped after sending this {intent.get('outcome')} (audit entry "
+                    f"{intent.get('seq')}) and before recording its outcome; the ledger shows it {outcome}"
+                ),
+                details={"write": key, "intent_seq": intent.get("seq")},
+            )
+        group.append("intents_settled", details={"settled": len(open_intents)})
+    return len(open_intents)
