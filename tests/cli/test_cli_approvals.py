@@ -70,6 +70,25 @@ def test_pending_lists_id_tool_summary_totals_and_expiry(
     assert f"plan hash: {PLAN}" in out
 
 
+def test_pending_shows_a_plan_asked_for_many_times_once_with_its_count(
+    store: ApprovalStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    approval = request(store)
+    for _ in range(19):
+        assert request(store).id == approval.id
+    other = store.create(
+        "sync_invoice", {"paymo_invoice_id": 1041}, "6f" * 32, "Another plan", {}, approval.expires_at
+    )
+    assert main(["pending"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(approval.id) == 1
+    assert "asked 20 times by the agent, last at " in out
+    assert "2 approvals of sync_invoice wait (at most 20 at once" in out
+    # An approval asked for once says nothing about repeats.
+    other_block = out[out.index(other.id) :]
+    assert "asked" not in other_block.split("plan hash")[0]
+
+
 def test_approvals_is_an_alias_of_pending(store: ApprovalStore, capsys: pytest.CaptureFixture[str]) -> None:
     approval = request(store)
     assert main(["approvals", "--json"]) == 0

@@ -49,6 +49,7 @@ def test_shipped_default_is_the_repository_root_file(shipped: Policy) -> None:
     assert shipped.default == "confirm"
     assert shipped.limits.writes_per_minute == 30
     assert shipped.approvals.expire_after == timedelta(minutes=15)
+    assert shipped.approvals.max_pending_per_tool == 20
 
 
 @pytest.mark.parametrize(
@@ -401,6 +402,8 @@ BAD_FILES: list[tuple[str, list[str]]] = [
     ("version: 1\nfrobnicate: true\n", ["unknown key 'frobnicate'", "allowed: approvals, default"]),
     ("version: 1\nlimits: {writes_per_minute: 0}\n", ["limits.writes_per_minute"]),
     ("version: 1\napprovals: {expire_after: soon}\n", ["approvals.expire_after", "expected a duration"]),
+    ("version: 1\napprovals: {max_pending_per_tool: 0}\n", ["approvals.max_pending_per_tool"]),
+    ("version: 1\napprovals: {max_pending_per_tool: '5'}\n", ["approvals.max_pending_per_tool"]),
     ("version: 1\ndefault: confirm\ndefault: allow\n", ["line 3", "'default' appears twice"]),
     ("version: 1\nrules: [\n", ["not valid YAML", "line"]),
     ("- just\n- a list\n", ["expected a mapping"]),

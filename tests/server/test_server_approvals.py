@@ -162,3 +162,54 @@ async def test_a_plan_that_changed_after_approval_is_refused(server_env: Any) ->
     assert "plan changed" in text
     assert await qbo_invoices(server_env) == []
     assert any(e.get("outcome") == "approval_refused" for e in audit_events(server_env))
+
+
+# --- governance edges ---------------------------------------------------------------------------
+
+OTHER_INVOICE_ID = seed.INVOICE_IDS["INV-2026-1039"]
+
+
+async def test_identical_calls_wait_on_one_approval(server_env: Any) -> None:
+    async with server_env.client() as client:
+        results = [
+            await client.call_tool("sync_invoice", {"paymo_invoice_id": INVOICE_ID}) for _ in range(20)
+        ]
+    outs = [result.structured_content for result in results]
+    assert {out["status"] for out in outs} == {"pending_approval"}
+    [approval_id] = {out["approval_id"] for out in outs}
+    with server_env.approvals() as store:
+        [waiting] = store.list_pending()
+    assert (waiting.id, waiting.requests) == (approval_id, 20)
+    # The agent is told it is the same approval, with the deadline the human was first given.
+    assert "already waiting" in outs[-1]["summary"]
+    assert waiting.expires_at.strftime("%Y-%m-%d %H:%M") in outs[-1]["summary"]
+    requested = [e for e in audit_events(server_env) if e["event"] == "approval_requested"]
+    assert len(requested) == 20
+    assert [e["approval"]["requests"] for e in requested] == list(range(1, 21))
+
+
+async def test_an_approval_presented_with_another_plan_stays_approved(server_env: Any) -> None:
+    async with server_env.client() as client:
+        first = await client.call_tool("sync_invoice", {"paymo_invoice_id": INVOICE_ID})
+        approval_id = first.structured_content["approval_id"]
+        with server_env.approvals() as store:
+            store.approve(approval_id, "alice")
+
+        # The agent presents the human's approval with another invoice (another plan hash).
+        wrong_plan = await client.call_tool(
+            "sync_invoice", {"paymo_invoice_id": OTHER_INVOICE_ID, "approval_id": approval_id}
+        )
+        with server_env.approvals() as store:
+            assert store.get(approval_id).status == "approved"  # type: ignore[union-attr]
+
+        done = await client.call_tool(
+            "sync_invoice", {"paymo_invoice_id": INVOICE_ID, "approval_id": approval_id}
+        )
+    assert wrong_plan.is_error
+    assert wrong_plan.content[0].text.startswith("APPROVAL:")  # type: ignore[union-attr]
+    assert "another plan" in wrong_plan.content[0].text  # type: ignore[union-attr]
+    assert "still approved" in wrong_plan.content[0].text  # type: ignore[union-attr]
+    assert await qbo_invoices(server_env, "INV-2026-1039") == []
+    assert not done.is_error, done.content
+    assert done.structured_content["status"] == "applied"
+    assert [invoice.TotalAmt for invoice in await qbo_invoices(server_env)] == [PAYMO_TOTAL]

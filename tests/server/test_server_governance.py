@@ -13,20 +13,24 @@ from server_support import SHIPPED_POLICY, Human, audit_events, qbo_client
 from paymo_qb_mcp.quickbooks.models import Invoice
 from paymo_qb_mcp.quickbooks.query import eq
 from paymo_qb_mcp.sandbox.paymo import seed
+from paymo_qb_mcp.server.app import build_server
 
 INV_1035 = seed.INVOICE_IDS["INV-2026-1035"]
 INV_1039 = seed.INVOICE_IDS["INV-2026-1039"]
 INV_1042 = seed.INVOICE_IDS["INV-2026-1042"]
+INV_1037 = seed.INVOICE_IDS["INV-2026-1037"]
 
 
-def policy_with(rules: str, *, default: str = "allow", writes_per_minute: int = 30) -> str:
+def policy_with(
+    rules: str, *, default: str = "allow", writes_per_minute: int = 30, approvals: str = ""
+) -> str:
     """The shipped policy's mappings with other rules (the mappings fit the sandbox company)."""
     shipped = SHIPPED_POLICY.read_text(encoding="utf-8")
     mappings = shipped[shipped.index("\nmappings:") :]
     return (
         f"version: 1\ndefault: {default}\nrules:\n{rules}\n"
         f"limits:\n  writes_per_minute: {writes_per_minute}\n"
-        f"approvals:\n  expire_after: 15m\n{mappings}"
+        f"approvals:\n  expire_after: 15m\n{approvals}{mappings}"
     )
 
 
@@ -117,6 +121,56 @@ async def test_the_write_budget_counts_logical_writes(env_factory: Any) -> None:
     assert "WRITE_LIMIT" in second.content[0].text
     assert "retry after" in second.content[0].text
     assert await count_invoices(env, "INV-2026-1035") == 0
+
+
+ALL_WRITES_FREE = "  - name: all writes free\n    when: {operation: write}\n    effect: allow\n"
+
+
+async def test_the_write_budget_holds_across_servers_on_one_data_directory(env_factory: Any) -> None:
+    # Two servers (each with its own runtime) on one data directory and the same books.
+    env = env_factory(policy_with(ALL_WRITES_FREE, writes_per_minute=1))
+    other_server = build_server(env.factory, policy_path=env.data_dir.parent / "policies.yaml")
+    async with env.client() as first, Client(other_server) as second:
+        applied = await first.call_tool("sync_invoice", {"paymo_invoice_id": INV_1039})
+        refused = await second.call_tool("sync_invoice", {"paymo_invoice_id": INV_1035})
+    assert applied.structured_content["status"] == "applied"
+    assert refused.is_error
+    assert refused.content[0].text.startswith("WRITE_LIMIT:")
+    assert await count_invoices(env, "INV-2026-1035") == 0
+
+
+async def test_the_write_budget_holds_across_a_restart(env_factory: Any) -> None:
+    env = env_factory(policy_with(ALL_WRITES_FREE, writes_per_minute=1))
+    async with env.client() as client:
+        applied = await client.call_tool("sync_invoice", {"paymo_invoice_id": INV_1039})
+    assert applied.structured_content["status"] == "applied"
+    async with env.client() as client:  # a new session opens a new runtime: a restarted server
+        refused = await client.call_tool("sync_invoice", {"paymo_invoice_id": INV_1035})
+    assert refused.is_error
+    assert "WRITE_LIMIT" in refused.content[0].text
+    assert await count_invoices(env, "INV-2026-1035") == 0
+
+
+async def test_waiting_approvals_per_tool_are_capped_by_the_policy(env_factory: Any) -> None:
+    env = env_factory(policy_with("  []", default="confirm", approvals="  max_pending_per_tool: 2\n"))
+    async with env.client() as client:
+        first = await client.call_tool("sync_invoice", {"paymo_invoice_id": INV_1035})
+        second = await client.call_tool("sync_invoice", {"paymo_invoice_id": INV_1039})
+        third = await client.call_tool("sync_invoice", {"paymo_invoice_id": INV_1037})
+        # The same plan again is not a new approval, so the cap does not refuse it.
+        first_again = await client.call_tool("sync_invoice", {"paymo_invoice_id": INV_1035})
+    assert first.structured_content["status"] == second.structured_content["status"] == "pending_approval"
+    assert first_again.structured_content["approval_id"] == first.structured_content["approval_id"]
+    assert third.is_error
+    text = third.content[0].text
+    assert text.startswith("APPROVAL:")
+    assert "sync_invoice already has 2 approvals waiting" in text
+    assert "max_pending_per_tool" in text
+    assert f"PAYMO_QB_DATA_DIR={env.data_dir} paymo-qb-mcp pending" in text
+    with env.approvals() as store:
+        assert len(store.list_pending()) == 2
+    [refusal] = [e for e in audit_events(env) if e.get("outcome") == "approval_refused"]
+    assert "max_pending_per_tool" in refusal["message"]
 
 
 async def test_bad_arguments_get_a_clear_error(server_env: Any) -> None:

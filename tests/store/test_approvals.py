@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import diskcache
 import pytest
@@ -44,14 +45,22 @@ def store(tmp_path: Path, clock: ManualClock) -> Iterator[ApprovalStore]:
         yield opened
 
 
-def request(store: ApprovalStore, *, tool: str = "sync_invoice", plan_hash: str = PLAN) -> Approval:
+def request(
+    store: ApprovalStore,
+    *,
+    tool: str = "sync_invoice",
+    plan_hash: str = PLAN,
+    expires_at: datetime = T0 + timedelta(minutes=15),
+    **options: Any,
+) -> Approval:
     return store.create(
         tool,
         {"paymo_invoice_id": 1040, "dry_run": False},
         plan_hash,
         "Create QBO invoice INV-2026-1040 for ACME Corp.",
         {"CAD": Decimal("11845.73")},
-        T0 + timedelta(minutes=15),
+        expires_at,
+        **options,
     )
 
 
@@ -65,7 +74,7 @@ def test_created_approval_is_pending_with_a_typable_id(store: ApprovalStore) -> 
 
 
 def test_ids_are_unique(store: ApprovalStore) -> None:
-    ids = {request(store).id for _ in range(50)}
+    ids = {request(store, plan_hash=f"{n:064}").id for n in range(50)}
     assert len(ids) == 50
 
 
@@ -109,15 +118,14 @@ def test_unknown_id(store: ApprovalStore) -> None:
     assert store.get("apr_ZZZZZZ") is None
 
 
-def test_changed_plan_voids_the_approval(store: ApprovalStore) -> None:
+def test_an_approval_voided_by_an_older_version_stays_void(store: ApprovalStore, tmp_path: Path) -> None:
+    # Versions before the hardening voided an approval presented with another plan.
     approval = request(store)
     store.approve(approval.id, "alice")
-    with pytest.raises(ApprovalError, match="the plan changed since it was approved; ask for a new approval"):
-        store.consume(approval.id, "sync_invoice", "0" * 64)
-    # Void for good: the original plan cannot use it afterwards either.
-    with pytest.raises(ApprovalError, match="is void"):
+    with diskcache.Cache(str(tmp_path / "approvals")) as raw:
+        raw[approval.id] = {**raw[approval.id], "status": "void"}
+    with pytest.raises(ApprovalError, match=f"approval {approval.id} is void"):
         store.consume(approval.id, "sync_invoice", PLAN)
-    assert store.get(approval.id).status == "void"  # type: ignore[union-attr]
 
 
 def test_an_approval_for_another_tool_is_refused(store: ApprovalStore) -> None:
@@ -155,7 +163,7 @@ def test_approving_twice_is_reported(store: ApprovalStore) -> None:
 
 def test_expiry_follows_the_clock(store: ApprovalStore, clock: ManualClock) -> None:
     late_to_approve = request(store)
-    late_to_use = request(store)
+    late_to_use = request(store, plan_hash="1" * 64)
     clock.advance(minutes=14, seconds=59)
     store.approve(late_to_use.id, "alice")
     assert store.list_pending() == [store.get(late_to_approve.id)]
@@ -165,7 +173,7 @@ def test_expiry_follows_the_clock(store: ApprovalStore, clock: ManualClock) -> N
     with pytest.raises(ApprovalError, match=f"approval {late_to_approve.id} expired at 2026-11-03T14:15:00"):
         store.approve(late_to_approve.id, "alice")
     with pytest.raises(ApprovalError, match="expired"):
-        store.consume(late_to_use.id, "sync_invoice", PLAN)
+        store.consume(late_to_use.id, "sync_invoice", "1" * 64)
 
 
 def test_expiry_must_be_in_the_future(store: ApprovalStore) -> None:
@@ -234,21 +242,23 @@ def test_another_process_can_approve(tmp_path: Path) -> None:
 def test_pending_approvals_are_listed_from_an_index_not_by_reading_every_approval(
     tmp_path: Path, store: ApprovalStore, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rejected, approved, used, void, expiring = (request(store, plan_hash=f"{n}" * 64) for n in range(5))
+    rejected, approved, used, mismatched, expiring = (request(store, plan_hash=f"{n}" * 64) for n in range(5))
     waiting = request(store)
     store.reject(rejected.id, "alice")
     store.approve(approved.id, "alice")
     store.approve(used.id, "alice")
     store.consume(used.id, "sync_invoice", "2" * 64)
-    with pytest.raises(ApprovalError, match="void"):
-        store.consume(void.id, "sync_invoice", "another plan")
+    with pytest.raises(ApprovalError, match="another plan"):
+        store.consume(mismatched.id, "sync_invoice", "another plan")  # refused, still waiting
     clock.advance(minutes=1)
-    later = store.create("sync_invoice", {}, PLAN, "later", {}, T0 + timedelta(minutes=30))
+    later = store.create("sync_invoice", {}, "5" * 64, "later", {}, T0 + timedelta(minutes=30))
     with monkeypatch.context() as patched:
         patched.setattr(diskcache.Cache, "iterkeys", lambda *a, **k: pytest.fail("every approval was read"))
         pending = [a.id for a in store.list_pending()]
-        assert sorted(pending[:2]) == sorted([expiring.id, waiting.id])
-        assert pending[2:] == [later.id]
+        assert sorted(pending[:3]) == sorted([mismatched.id, expiring.id, waiting.id])
+        assert pending[3:] == [later.id]
+        # Asking again for a waiting plan, and the cap's count, read the index too.
+        assert request(store, max_pending=10).id == waiting.id
         clock.advance(minutes=14)  # the first six expire and leave the index
         assert [a.id for a in store.list_pending()] == [later.id]
     # A store from before the index: it is built once from the approvals, when opened.
@@ -257,3 +267,106 @@ def test_pending_approvals_are_listed_from_an_index_not_by_reading_every_approva
         del raw["index:pending"]
     with ApprovalStore(tmp_path, clock=clock) as reopened:
         assert [a.id for a in reopened.list_pending()] == [later.id]
+
+
+# --- governance edges: a mismatched presentation, identical requests, the cap -------------------
+
+
+def test_a_mismatched_plan_is_refused_and_the_approval_stays_approved(store: ApprovalStore) -> None:
+    approval = request(store)
+    store.approve(approval.id, "alice")
+    with pytest.raises(ApprovalError, match=rf"approval {approval.id} was approved for another plan"):
+        store.consume(approval.id, "sync_invoice", "0" * 64)
+    # An agent presenting it with another plan cannot throw the human's decision away.
+    kept = store.get(approval.id)
+    assert kept is not None
+    assert (kept.status, kept.decided_by, kept.used_at) == ("approved", "alice", None)
+    assert store.consume(approval.id, "sync_invoice", PLAN).status == "used"
+
+
+def test_a_mismatched_plan_leaves_a_waiting_approval_waiting(store: ApprovalStore) -> None:
+    approval = request(store)
+    with pytest.raises(ApprovalError, match="was requested for another plan"):
+        store.consume(approval.id, "sync_invoice", "0" * 64)
+    assert [waiting.id for waiting in store.list_pending()] == [approval.id]
+    store.approve(approval.id, "alice")
+    assert store.consume(approval.id, "sync_invoice", PLAN).status == "used"
+
+
+def test_another_tool_leaves_the_approval_waiting(store: ApprovalStore) -> None:
+    approval = request(store)
+    with pytest.raises(ApprovalError, match="was given for sync_invoice, not mark_paid"):
+        store.consume(approval.id, "mark_paid", PLAN)
+    assert [waiting.id for waiting in store.list_pending()] == [approval.id]
+
+
+def test_identical_waiting_plans_share_one_approval(store: ApprovalStore, clock: ManualClock) -> None:
+    first = request(store)
+    clock.advance(minutes=5)
+    again = [request(store, expires_at=clock.now + timedelta(minutes=15)) for _ in range(19)]
+    assert {approval.id for approval in again} == {first.id}
+    shared = store.get(first.id)
+    assert shared is not None
+    # Asking again does not move the deadline the human was given.
+    assert (shared.expires_at, shared.requests, shared.last_requested_at) == (first.expires_at, 20, clock.now)
+    assert again[-1] == shared
+    assert store.list_pending() == [shared]
+    # Another plan, or the same hash for another tool, is another decision.
+    assert request(store, plan_hash="1" * 64).id != first.id
+    assert request(store, tool="mark_paid").id != first.id
+    assert len(store.list_pending()) == 3
+
+
+def test_only_a_waiting_unexpired_approval_is_shared(store: ApprovalStore, clock: ManualClock) -> None:
+    approved = request(store)
+    store.approve(approved.id, "alice")
+    after_approval = request(store)
+    assert after_approval.id != approved.id
+    store.reject(after_approval.id, "bob")
+    after_rejection = request(store)
+    assert after_rejection.id not in (approved.id, after_approval.id)
+    clock.advance(minutes=15)
+    after_expiry = request(store, expires_at=clock.now + timedelta(minutes=15))
+    assert after_expiry.id != after_rejection.id
+    assert store.list_pending() == [after_expiry]
+
+
+def test_another_process_asking_for_the_same_plan_gets_the_same_approval(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    with ApprovalStore(tmp_path, clock=clock) as one, ApprovalStore(tmp_path, clock=clock) as other:
+        assert request(one).id == request(other).id
+
+
+def test_waiting_approvals_are_capped_per_tool(store: ApprovalStore, clock: ManualClock) -> None:
+    waiting = [request(store, plan_hash=f"{n}" * 64, max_pending=3) for n in range(3)]
+    with pytest.raises(ApprovalError) as refused:
+        request(store, plan_hash="9" * 64, max_pending=3)
+    text = str(refused.value)
+    assert "sync_invoice already has 3 approvals waiting for a human" in text
+    assert "approvals.max_pending_per_tool" in text
+    assert "paymo-qb-mcp pending" in text
+    assert "paymo-qb-mcp reject ID" in text
+    assert "2026-11-03T14:15:00" in text  # when the first of them expires
+    assert len(store.list_pending()) == 3
+    # At the cap an identical plan still gets its approval; another tool has its own count.
+    assert request(store, plan_hash="0" * 64, max_pending=3).id == waiting[0].id
+    assert request(store, tool="mark_paid", max_pending=3).status == "pending"
+    # A decision frees a place, and so does an expiry.
+    store.reject(waiting[0].id, "alice")
+    request(store, plan_hash="9" * 64, max_pending=3)
+    with pytest.raises(ApprovalError, match="already has 3 approvals waiting"):
+        request(store, plan_hash="8" * 64, max_pending=3)
+    clock.advance(minutes=15)
+    fresh = [
+        request(store, plan_hash=f"{n}" * 64, expires_at=clock.now + timedelta(minutes=15), max_pending=3)
+        for n in range(4, 7)
+    ]
+    assert {approval.status for approval in fresh} == {"pending"}
+
+
+def test_an_approval_stored_before_repeat_counting_reads_as_asked_once(store: ApprovalStore) -> None:
+    row = request(store).to_row()
+    del row["requests"], row["last_requested_at"]
+    old = Approval.from_row(row)
+    assert (old.requests, old.last_requested_at) == (1, old.created_at)

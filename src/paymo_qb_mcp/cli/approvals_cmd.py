@@ -10,6 +10,7 @@ import argparse
 import getpass
 import os
 import sys
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -99,6 +100,10 @@ def _describe(approval: Approval, now: datetime) -> list[str]:
         f"    {approval.summary}",
         f"    totals: {_totals_text(approval.totals)}",
     ]
+    if approval.requests > 1 and approval.last_requested_at is not None:
+        # The same plan asked for again shares this approval: one decision, however often it was asked.
+        last = approval.last_requested_at.astimezone(UTC).strftime("%H:%M:%S UTC")
+        lines.append(f"    asked {approval.requests} times by the agent, last at {last} (one approval)")
     if approval.arguments:
         arguments = ", ".join(
             f"{name}={value!r}" for name, value in approval.arguments.items() if value is not None
@@ -129,8 +134,24 @@ def _pending(*, as_json: bool) -> int:
     now = datetime.now(UTC)
     for approval in waiting:
         print("\n".join(_describe(approval, now)))
-    print("\nApprove with `paymo-qb-mcp approve ID`, or reject with `paymo-qb-mcp reject ID --reason ...`.")
+    print()
+    cap = _max_pending_per_tool(settings)
+    for tool, count in sorted(Counter(approval.tool for approval in waiting).items()):
+        limit = f" (at most {cap} at once: approvals.max_pending_per_tool)" if cap is not None else ""
+        waits = f"{count} approvals of {tool} wait" if count != 1 else f"1 approval of {tool} waits"
+        print(f"{waits}{limit}.")
+    print("Approve with `paymo-qb-mcp approve ID`, or reject with `paymo-qb-mcp reject ID --reason ...`.")
     return 0
+
+
+def _max_pending_per_tool(settings: Settings) -> int | None:
+    """The policy's cap, for the listing; a policy that does not load only leaves the cap unsaid."""
+    from paymo_qb_mcp.config.policy import load_policy
+
+    try:
+        return load_policy(settings.policy_path()).approvals.max_pending_per_tool
+    except PaymoQbError:
+        return None
 
 
 def _confirmed(question: str) -> bool:

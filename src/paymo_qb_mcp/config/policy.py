@@ -338,9 +338,12 @@ class Limits(_Strict):
 
 
 class ApprovalSettings(_Strict):
-    """How long a pending approval stays valid."""
+    """How long a pending approval stays valid, and how many may wait for a human per tool."""
 
     expire_after: Duration = timedelta(minutes=15)
+    # An identical plan asked for again shares its approval and never counts twice; this caps the
+    # distinct plans an agent can leave waiting, so the human's list stays reviewable.
+    max_pending_per_tool: StrictInt = Field(default=20, ge=1, le=1000)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,17 +70,20 @@ _CREDENTIAL_IN_TEXT: Final = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+
 # A JWT (three segments) or a compact JWE (five; the second is empty for `dir` keys, as in Intuit's
 # access tokens): every segment base64url, the header always starting `eyJ` ('{"').
 _JWT_IN_TEXT: Final = re.compile(
-    r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+){0,2}"
+    r"\beyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+\.[A-Za-z0-9_-]{8,}+(?:\.[A-Za-z0-9_-]++){0,2}"
 )
 # GUESS: Intuit's refresh tokens are documented only as "AB11..."; observed ones are AB1 + a digit and
 # about fifty letters and digits, a shape no id, hash or document number of either service has.
-_INTUIT_REFRESH_TOKEN_IN_TEXT: Final = re.compile(r"\bAB1[0-9][A-Za-z0-9]{30,}\b")
+_INTUIT_REFRESH_TOKEN_IN_TEXT: Final = re.compile(r"\bAB1[0-9][A-Za-z0-9]{30,}+\b")
 _URL_IN_TEXT: Final = re.compile(r"https?://[^\s'\"<>]+", re.IGNORECASE)
 # `name=value`, `name: value`, `"name": "value"` in free text (an error body quoted in a message, a
 # header dump); the value is masked when the name is a secret's.
+# Linear in the text's length: a name starts only where no name character precedes it, and neither it
+# nor the spaces around the separator are ever given back (possessive quantifiers), so a long run of
+# letters is scanned once, not once per starting position (which took seconds for 20,000 characters).
 _NAMED_VALUE_IN_TEXT: Final = re.compile(
-    r"""(?P<name>[A-Za-z][A-Za-z0-9_.-]*)(?P<close>["']?)(?P<separator>\s*[:=]\s*)(?P<open>["']?)"""
-    r"""(?P<value>[^\s"'&,;<>(){}\[\]]+)"""
+    r"""(?<![A-Za-z0-9_.-])(?P<name>[A-Za-z][A-Za-z0-9_.-]*+)(?P<close>["']?)"""
+    r"""(?P<separator>\s*+[:=]\s*+)(?P<open>["']?)(?P<value>[^\s"'&,;<>(){}\[\]]++)"""
 )
 _USERINFO_IN_URL: Final = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
 # Shorter known values would mask ordinary words; real keys and tokens are far longer.
@@ -111,16 +114,22 @@ def is_secret_query_name(name: str) -> bool:
 
 class KnownSecrets:
     """Configured secret values, masked wherever they appear, longest first (so one that contains
-    another is masked whole). Values shorter than eight characters are ignored: no real key is that
+    another is masked whole) and whatever their case (a value upper-cased on its way, as an approval id
+    is, is still the secret). Values shorter than eight characters are ignored: no real key is that
     short, and masking them would eat ordinary words."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_pattern", "_values")
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: tuple[str, ...] = tuple(
             sorted(
                 {value for value in values if len(value) >= _MIN_KNOWN_SECRET_LENGTH}, key=len, reverse=True
             )
+        )
+        self._pattern: re.Pattern[str] | None = (
+            re.compile("|".join(re.escape(value) for value in self._values), re.IGNORECASE)
+            if self._values
+            else None
         )
 
     def __iter__(self) -> Iterator[str]:
@@ -133,9 +142,11 @@ class KnownSecrets:
         return f"KnownSecrets(<{len(self._values)} values>)"
 
     def mask(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, MASK)
-        return text
+        return text if self._pattern is None else self._pattern.sub(MASK, text)
+
+    def found_in(self, text: str) -> bool:
+        """Whether ``text`` holds one of the values, in any case."""
+        return self._pattern is not None and self._pattern.search(text) is not None
 
 
 _NO_KNOWN_SECRETS: Final = KnownSecrets()

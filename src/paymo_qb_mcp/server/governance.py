@@ -49,6 +49,7 @@ __all__ = [
     "facts_for",
     "needing_human",
     "prepare",
+    "refuse_credentials",
     "run_write",
     "runtime_of",
 ]
@@ -185,6 +186,7 @@ async def prepare(
 ) -> Prepared:
     """Plan (no side effects) and ask the policy. Runs in a resolver, possibly once per round."""
     runtime = await runtime_of(ctx)
+    refuse_credentials(runtime, tool, arguments)
     try:
         plan, extra = await planner()
     except PaymoQbError as error:
@@ -202,6 +204,18 @@ async def prepare(
         approval_id=arguments.get("approval_id"),
         extra=extra,
     )
+
+
+def refuse_credentials(runtime: Runtime, tool: str, arguments: Mapping[str, Any]) -> None:
+    """Refuse (with INPUT, never repeating it) an argument that holds one of this server's credentials: it
+    would otherwise travel into plans, approvals, the audit log and answers."""
+    for name, value in arguments.items():
+        texts = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(text, str) and runtime.secrets.found_in(text) for text in texts):
+            raise ToolError(
+                f"INPUT: {tool}'s argument {name} holds one of this server's credentials (an API key or a "
+                "token); it is refused and not repeated here. Never pass credentials to a tool."
+            )
 
 
 def _client_can_elicit(ctx: Context) -> bool:
@@ -518,43 +532,74 @@ def _human_label() -> str:
         return "client-user via elicitation"
 
 
-def approve_command(approval_id: str, data_dir: Path) -> str:
-    """The command the human runs; it names the data directory when it is not the default one,
-    because `approve` must open the same approvals store as this server."""
-    command = f"paymo-qb-mcp approve {approval_id}"
+def cli_command(data_dir: Path) -> str:
+    """How the human runs the command line against this server's data directory: named when it is not
+    the default one, because `pending`, `approve` and `reject` must open the same approvals store."""
     if data_dir.resolve() != default_data_dir().resolve():
-        command = f"PAYMO_QB_DATA_DIR={shlex.quote(str(data_dir))} {command}"
-    return command
+        return f"PAYMO_QB_DATA_DIR={shlex.quote(str(data_dir))} paymo-qb-mcp"
+    return "paymo-qb-mcp"
+
+
+def approve_command(approval_id: str, data_dir: Path) -> str:
+    """The command the human runs to approve (see ``cli_command``)."""
+    return f"{cli_command(data_dir)} approve {approval_id}"
 
 
 def _pending(runtime: Runtime, prepared: Prepared, audit: AuditGroup) -> dict[str, Any]:
+    """A pending approval for the human out of band: a new one, or the one this same plan already waits on.
+
+    The same plan asked for again gets the same approval and its first deadline (see
+    ``store.approvals``); a tool with ``approvals.max_pending_per_tool`` plans already waiting is refused.
+    """
+    from paymo_qb_mcp.store.approvals import TooManyPending
+
     plan = prepared.plan
-    expires_at = runtime.now() + runtime.policy.approvals.expire_after
     # The human approving out of band sees the summary: it says what they are asked to decide.
     asks = "".join(f" {finding.code}: {finding.message}." for finding in plan.needs_human)
-    approval = runtime.approvals.create(
-        prepared.tool,
-        prepared.arguments,
-        plan.plan_hash,
-        plan.summary + asks,
-        dict(plan.totals),
-        expires_at,
-        details={
-            "changes": [change.summary for change in plan.writes],
-            "findings": [f"{finding.code}: {finding.message}" for finding in plan.needs_human],
-            # What the human approving out of band is shown (counts, totals, who needs them and why).
-            **({"question": prepared.question} if prepared.question else {}),
-        },
-    )
+    try:
+        approval = runtime.approvals.create(
+            prepared.tool,
+            prepared.arguments,
+            plan.plan_hash,
+            plan.summary + asks,
+            dict(plan.totals),
+            runtime.now() + runtime.policy.approvals.expire_after,
+            details={
+                "changes": [change.summary for change in plan.writes],
+                "findings": [f"{finding.code}: {finding.message}" for finding in plan.needs_human],
+                # What the human approving out of band is shown (counts, totals, who needs them and why).
+                **({"question": prepared.question} if prepared.question else {}),
+            },
+            max_pending=runtime.policy.approvals.max_pending_per_tool,
+        )
+    except TooManyPending as error:
+        message = error.explain(cli_command(runtime.data_dir))
+        audit.append(
+            "error", tool=prepared.tool, plan_hash=plan.plan_hash, outcome="approval_refused", message=message
+        )
+        raise ToolError(f"{error.code}: {message}") from None
+    expires_at = approval.expires_at
     command = approve_command(approval.id, runtime.data_dir)
     audit.append(
         "approval_requested",
         tool=prepared.tool,
         plan_hash=plan.plan_hash,
-        approval={"id": approval.id, "channel": "out_of_band", "expires_at": expires_at.isoformat()},
+        approval={
+            "id": approval.id,
+            "channel": "out_of_band",
+            "expires_at": expires_at.isoformat(),
+            "requests": approval.requests,
+        },
     )
+    if approval.requests > 1:
+        asked = (
+            f"This plan is already waiting for a human's approval ({approval.id}, asked "
+            f"{approval.requests} times; asking again does not extend it)"
+        )
+    else:
+        asked = "A human must approve this plan before it is applied"
     summary = (
-        f"A human must approve this plan before it is applied: ask them to run `{command}` "
+        f"{asked}: ask them to run `{command}` "
         f"(expires {expires_at:%Y-%m-%d %H:%M %Z}), then call this tool again with the same arguments "
         f"and approval_id={approval.id!r}. Do not run the command yourself. {plan.summary}"
     )

@@ -8,7 +8,6 @@ server can declare its tools and answer ``initialize`` without them.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -18,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from paymo_qb_mcp.errors import ConfigError, RateLimitedLocally
+from paymo_qb_mcp.domain.secrets import KnownSecrets
+from paymo_qb_mcp.errors import ConfigError
 
 if TYPE_CHECKING:
     import httpx
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from paymo_qb_mcp.store.approvals import ApprovalStore
     from paymo_qb_mcp.store.audit import AuditLog
     from paymo_qb_mcp.store.ledger import Ledger
+    from paymo_qb_mcp.store.write_budget import WriteWindow
     from paymo_qb_mcp.sync.company import CacheSettings
     from paymo_qb_mcp.sync.service import SyncService
 
@@ -46,31 +47,21 @@ def _utc_now() -> dt.datetime:
 
 
 class WriteBudget:
-    """The policy's writes per minute, counted per logical write (one plan hash), not per request.
+    """The policy's writes per minute, counted per logical write (one plan hash), not per request, and
+    spent from the window every server on the data directory shares (``store.write_budget``): restarts
+    and parallel servers do not multiply the limit.
 
     On 2026-07-28 connections one logical call arrives as several ``tools/call`` requests; keying on
     the plan hash makes a retried round of the same plan free.
     """
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_minute: int, window: WriteWindow) -> None:
         self.per_minute = per_minute
-        self._clock = clock
-        self._spent: deque[tuple[float, str]] = deque()
+        self._window = window
 
     def spend(self, plan_hash: str) -> None:
-        now = self._clock()
-        while self._spent and now - self._spent[0][0] >= 60.0:
-            self._spent.popleft()
-        if any(spent_hash == plan_hash for _, spent_hash in self._spent):
-            return
-        if len(self._spent) >= self.per_minute:
-            retry_after = max(60.0 - (now - self._spent[0][0]), 0.0)
-            raise RateLimitedLocally(
-                f"the policy allows {self.per_minute} writes per minute and they are used up; "
-                f"retry after {retry_after:.0f} s",
-                retry_after=retry_after,
-            )
-        self._spent.append((now, plan_hash))
+        """Count this plan's write, or raise RateLimitedLocally (``WRITE_LIMIT``) saying when to retry."""
+        self._window.spend(plan_hash, self.per_minute)
 
 
 @dataclass(frozen=True)
@@ -141,6 +132,9 @@ class Runtime:
     now: Callable[[], dt.datetime] = _utc_now
     last_runs: deque[LastRun] = field(default_factory=lambda: deque(maxlen=20))
     recent_plans: OrderedDict[str, tuple[Plan, dict[str, Any]]] = field(default_factory=OrderedDict)
+    # The credentials this server holds (settings, credential store, connection), as values to mask in
+    # results and errors and to refuse as arguments.
+    secrets: KnownSecrets = field(default_factory=KnownSecrets, repr=False)
 
     def remember_plan(self, plan: Plan, details: Mapping[str, Any]) -> None:
         """Keep a plan this server prepared (the last few), readable as ``paymo-qb://plans/{plan_hash}``."""
@@ -174,6 +168,7 @@ async def open_runtime(
     from paymo_qb_mcp.store.approvals import ApprovalStore
     from paymo_qb_mcp.store.audit import AuditLog
     from paymo_qb_mcp.store.ledger import Ledger
+    from paymo_qb_mcp.store.write_budget import WriteWindow
     from paymo_qb_mcp.sync.company import CompanyData, persisted_on_exit
     from paymo_qb_mcp.sync.context import SyncContext
     from paymo_qb_mcp.sync.service import SyncService
@@ -216,6 +211,8 @@ async def open_runtime(
         )
         approvals = stack.enter_context(ApprovalStore(data_dir, known_secrets=known_secrets))
         audit = AuditLog.in_data_dir(data_dir, known_secrets=known_secrets)
+        write_window = stack.enter_context(WriteWindow(data_dir))
+        secrets = KnownSecrets(known_secrets)
         # Writes a process sent but did not live to audit the outcome of are accounted for first.
         settle_open_intents(audit, ledger)
         ctx = SyncContext(paymo=paymo, qbo=qbo, ledger=ledger, mappings=policy.mappings, company=company)
@@ -225,9 +222,10 @@ async def open_runtime(
             approvals=approvals,
             audit=audit,
             ledger=ledger,
-            write_budget=WriteBudget(policy.limits.writes_per_minute),
+            write_budget=WriteBudget(policy.limits.writes_per_minute, write_window),
             data_dir=data_dir,
             connection_label=connection.label,
+            secrets=secrets,
         )
 
 

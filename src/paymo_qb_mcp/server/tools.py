@@ -37,6 +37,7 @@ from paymo_qb_mcp.server.outputs import (
     CustomerRefOut,
     InvoiceRecordResult,
     InvoiceSyncResult,
+    SelectionWriteResult,
     WriteResult,
 )
 from paymo_qb_mcp.server.reports import ReconciliationOut, SyncStatusOut, reconciliation_out, status_out
@@ -44,6 +45,7 @@ from paymo_qb_mcp.server.reports import ReconciliationOut, SyncStatusOut, reconc
 if TYPE_CHECKING:
     from paymo_qb_mcp.domain.plan import Plan
     from paymo_qb_mcp.sync.executor import ApplyOutcome
+    from paymo_qb_mcp.sync.items import ItemizedPlan
 
 __all__ = ["MAX_SELECTED_IDS", "TOOL_NAMES", "register_tools"]
 
@@ -104,6 +106,32 @@ def _confirm_resolver(
 
 def _tool_error(error: PaymoQbError) -> ToolError:
     return ToolError(error.for_agent())
+
+
+async def _prepare_set(
+    ctx: Context,
+    tool: str,
+    arguments: dict[str, Any],
+    planner: "Callable[[], Awaitable[ItemizedPlan]]",
+) -> Prepared:
+    """A tool over a set (payments, expenses, time): planned item by item, decided per item, combined."""
+    from paymo_qb_mcp.server.selection import prepare_items
+
+    return await prepare_items(ctx, tool, arguments, planner)
+
+
+async def _run_set(ctx: Context, prepared: Prepared, confirmation: Any) -> SelectionWriteResult:
+    """The body of a tool over a set: the common result, with ``results`` item by item."""
+    combined = prepared.extra["selection"]
+
+    def fields(outcome: "ApplyOutcome | None", base: dict[str, Any]) -> dict[str, Any]:
+        from paymo_qb_mcp.server.selection import item_results
+
+        return {"results": item_results(combined, outcome, str(base["status"]))}
+
+    result = await run_write(ctx, prepared, confirmation, SelectionWriteResult, fields)
+    assert isinstance(result, SelectionWriteResult)
+    return result
 
 
 # --- find_client_match ------------------------------------------------------------------------
@@ -359,13 +387,12 @@ async def plan_mark_paid(
         )
     service = (await runtime_of(ctx)).service
 
-    async def planner() -> "tuple[Plan, dict[str, Any]]":
-        plan = await service.plan_payments(
+    async def planner() -> "ItemizedPlan":
+        return await service.plan_payment_items(
             paymo_invoice_id=paymo_invoice_id, since=since, direction=direction
         )
-        return plan, {}
 
-    return await prepare(
+    return await _prepare_set(
         ctx,
         "mark_paid",
         {
@@ -398,14 +425,18 @@ async def mark_paid(
     ] = "both",
     dry_run: DryRun = False,
     approval_id: ApprovalId = None,
-) -> WriteResult:
+) -> SelectionWriteResult:
     """Record payments on both sides so Paymo and QuickBooks agree on what is paid.
 
     Partial payments, several payments per invoice and one QuickBooks payment across several
     invoices are handled; a payment is never recorded twice, and a payment this server wrote is
-    never copied back to the side it came from.
+    never copied back to the side it came from. policies.yaml decides per invoice (its payments'
+    amounts, currency and dates; invoices one QuickBooks payment pays together go together): invoices
+    it denies or a guard blocks are listed in results and left out, the rest is one plan a human
+    approves once when any of it needs approval. Each entry of results carries its invoice's key,
+    status, reason and total.
     """
-    return await run_write(ctx, prepared, confirmation, WriteResult)
+    return await _run_set(ctx, prepared, confirmation)
 
 
 # --- push_expenses ----------------------------------------------------------------------------
@@ -425,11 +456,10 @@ async def plan_push_expenses(
         raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
     service = (await runtime_of(ctx)).service
 
-    async def planner() -> "tuple[Plan, dict[str, Any]]":
-        plan = await service.plan_expenses(expense_ids=expense_ids, date_from=date_from, date_to=date_to)
-        return plan, {}
+    async def planner() -> "ItemizedPlan":
+        return await service.plan_expense_items(expense_ids=expense_ids, date_from=date_from, date_to=date_to)
 
-    return await prepare(
+    return await _prepare_set(
         ctx,
         "push_expenses",
         {
@@ -452,14 +482,17 @@ async def push_expenses(
     date_to: Annotated[dt.date | None, Field(description="...to this day, inclusive.")] = None,
     dry_run: DryRun = False,
     approval_id: ApprovalId = None,
-) -> WriteResult:
+) -> SelectionWriteResult:
     """Push Paymo expenses to QuickBooks Online as Purchases or Bills (per policies.yaml mappings).
 
     Each expense maps to an expense account by its Paymo tags, is linked to the client's customer
     and carries the receipt reference; foreign-currency expenses carry an exchange rate. Each
-    expense is pushed once, however often this runs.
+    expense is pushed once, however often this runs. policies.yaml decides per expense (its own
+    amount, currency and date): expenses it denies or a guard blocks are listed in results and left
+    out, the rest is one plan a human approves once when any of it needs approval; a missing mapping
+    blocks them all. Each entry of results carries its expense's key, status, reason and total.
     """
-    return await run_write(ctx, prepared, confirmation, WriteResult)
+    return await _run_set(ctx, prepared, confirmation)
 
 
 # --- aggregate_time ---------------------------------------------------------------------------
@@ -481,11 +514,12 @@ async def plan_aggregate_time(
         raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
     service = (await runtime_of(ctx)).service
 
-    async def planner() -> "tuple[Plan, dict[str, Any]]":
-        plan = await service.plan_time(date_from=date_from, date_to=date_to, group_by=group_by, target=target)
-        return plan, {}
+    async def planner() -> "ItemizedPlan":
+        return await service.plan_time_items(
+            date_from=date_from, date_to=date_to, group_by=group_by, target=target
+        )
 
-    return await prepare(
+    return await _prepare_set(
         ctx,
         "aggregate_time",
         {
@@ -518,14 +552,19 @@ async def aggregate_time(
     ] = "time_activity",
     dry_run: DryRun = False,
     approval_id: ApprovalId = None,
-) -> WriteResult:
+) -> SelectionWriteResult:
     """Push billable, not-yet-billed Paymo time for a period to QuickBooks, grouped by client/project.
 
     Hours are summed per group in seconds and rounded once to hundredths of an hour (half-up). An
     entry is never pushed twice, even when periods overlap between runs; time added to an entry after
     it was pushed is pushed once as an adjustment, and time taken off is reported, never undone.
+    policies.yaml decides per group (per client's draft invoice with invoice_lines): groups it denies
+    or a guard blocks (say, a person with no QuickBooks employee) are listed in results and left out,
+    the rest is one plan a human approves once when any of it needs approval; a missing mapping or an
+    unfinished earlier push blocks them all. Each entry of results carries its group's key, status,
+    reason and total.
     """
-    return await run_write(ctx, prepared, confirmation, WriteResult)
+    return await _run_set(ctx, prepared, confirmation)
 
 
 # --- create_po_from_budget --------------------------------------------------------------------

@@ -7,6 +7,12 @@ the plan hash are the ones approved. Every state change is one SQLite transactio
 can never both consume an approval. No MCP tool can approve: only this store's `approve`, called by
 the command line.
 
+An approval presented with another tool or another plan is refused and left as it was: the agent
+cannot spend or throw away the human's decision. Asking again for a plan that is already waiting
+(same tool, same plan hash, pending, not expired) returns that approval — counted, its expiry
+unchanged, so repeating a call never extends the time a plan can be approved in — and the number of
+approvals waiting per tool can be capped, so an agent cannot bury the human in requests.
+
 The ids of the approvals still waiting are kept in one index row, changed in the same transaction as
 the approval itself, so listing what is pending reads those few rows, never every approval ever
 requested. A store written before the index existed has it built once, when it is first opened.
@@ -25,7 +31,7 @@ from paymo_qb_mcp.errors import ApprovalError
 from paymo_qb_mcp.store._diskstore import Clock, DiskStore, utc_now
 from paymo_qb_mcp.store._redact import Redactor
 
-__all__ = ["Approval", "ApprovalStatus", "ApprovalStore", "normalize_approval_id"]
+__all__ = ["Approval", "ApprovalStatus", "ApprovalStore", "TooManyPending", "normalize_approval_id"]
 
 ApprovalStatus = Literal["pending", "approved", "rejected", "used", "void"]
 
@@ -51,6 +57,27 @@ def _stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+class TooManyPending(ApprovalError):
+    """A tool already has as many approvals waiting as allowed; nothing was stored."""
+
+    def __init__(self, tool: str, waiting: int, first_expiry: datetime) -> None:
+        self.tool = tool
+        self.waiting = waiting
+        self.first_expiry = first_expiry
+        super().__init__(self.explain())
+
+    def explain(self, command: str = "paymo-qb-mcp") -> str:
+        """The refusal, naming the cap and how to clear it (``command``: how the human runs the CLI)."""
+        return (
+            f"{self.tool} already has {self.waiting} approvals waiting for a human, the most "
+            f"policies.yaml allows (approvals.max_pending_per_tool); nothing was stored or written. "
+            f"Ask the human to review them with `{command} pending`, then approve with "
+            f"`{command} approve ID` or clear with `{command} reject ID`, or wait until they expire "
+            f"(the first at {_stamp(self.first_expiry)}); the same plan asked for again keeps its "
+            f"approval id"
+        )
+
+
 @dataclass(frozen=True)
 class Approval:
     """One approval request and its fate. `arguments` are stored redacted; `details` is more for the human."""
@@ -69,6 +96,9 @@ class Approval:
     reason: str | None = None
     used_at: datetime | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    # How many calls asked for this same plan while it waited (1: only the first), and the latest.
+    requests: int = 1
+    last_requested_at: datetime | None = None
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at
@@ -114,6 +144,8 @@ class Approval:
             "reason": self.reason,
             "used_at": self.used_at.isoformat() if self.used_at else None,
             "details": dict(self.details),
+            "requests": self.requests,
+            "last_requested_at": self.last_requested_at.isoformat() if self.last_requested_at else None,
         }
 
     @classmethod
@@ -137,6 +169,9 @@ class Approval:
             reason=row.get("reason"),
             used_at=when("used_at"),
             details=row.get("details") or {},
+            # Rows written before repeated requests were counted: asked once, when created.
+            requests=row.get("requests") or 1,
+            last_requested_at=when("last_requested_at") or datetime.fromisoformat(row["created_at"]),
         )
 
 
@@ -162,30 +197,80 @@ class ApprovalStore(DiskStore):
         expires_at: datetime,
         *,
         details: Mapping[str, Any] | None = None,
+        max_pending: int | None = None,
     ) -> Approval:
-        """Store a pending approval for this exact plan and return it (its id is short and typable)."""
+        """A pending approval for this exact plan (its id is short and typable).
+
+        When this tool's same plan already waits (pending, not expired), that approval is returned
+        instead, with `requests` counted up and its expiry unchanged. Otherwise a new one is stored,
+        unless `max_pending` approvals of this tool already wait: ApprovalError says how to clear them.
+        """
         now = self._now()
         if expires_at.tzinfo is None or expires_at <= now:
             raise ValueError("expires_at must be a timezone-aware moment in the future")
+        if max_pending is not None and max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
         with self._cache.transact():
-            while True:
-                candidate = _PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_ID_LENGTH))
-                if candidate not in self._cache:
-                    break
-            approval = Approval(
-                id=candidate,
-                tool=tool,
-                arguments=self._redact(dict(arguments)),
-                plan_hash=plan_hash,
-                summary=self._redact.text(summary),
-                totals=self._redact(dict(totals)),
-                created_at=now,
-                expires_at=expires_at,
-                details=self._redact(dict(details or {})),
-            )
-            self._cache.set(approval.id, approval.to_row())
-            self._index_pending(add=approval.id)
+            waiting = self._waiting(tool, now)
+            same = next((approval for approval in waiting if approval.plan_hash == plan_hash), None)
+            if same is not None:
+                again = replace(same, requests=same.requests + 1, last_requested_at=now)
+                self._cache.set(again.id, again.to_row())
+                return again
+            if max_pending is not None and len(waiting) >= max_pending:
+                refusal = TooManyPending(tool, len(waiting), min(a.expires_at for a in waiting))
+            else:
+                refusal = None
+                approval = self._new(tool, arguments, plan_hash, summary, totals, expires_at, details, now)
+                self._cache.set(approval.id, approval.to_row())
+                self._index_pending(add=approval.id)
+        # Raised after the transaction: raising inside transact() would roll back the index clean-up.
+        if refusal is not None:
+            raise refusal
         return approval
+
+    def _new(
+        self,
+        tool: str,
+        arguments: Mapping[str, Any],
+        plan_hash: str,
+        summary: str,
+        totals: Mapping[str, Any],
+        expires_at: datetime,
+        details: Mapping[str, Any] | None,
+        now: datetime,
+    ) -> Approval:
+        while True:
+            candidate = _PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(_ID_LENGTH))
+            if candidate not in self._cache:
+                break
+        return Approval(
+            id=candidate,
+            tool=tool,
+            arguments=self._redact(dict(arguments)),
+            plan_hash=plan_hash,
+            summary=self._redact.text(summary),
+            totals=self._redact(dict(totals)),
+            created_at=now,
+            expires_at=expires_at,
+            details=self._redact(dict(details or {})),
+            last_requested_at=now,
+        )
+
+    def _waiting(self, tool: str, now: datetime) -> list[Approval]:
+        """This tool's approvals waiting for a human, oldest first, inside the caller's transaction.
+
+        Reads the pending index; the approvals it finds closed or expired leave it, as in `list_pending`.
+        """
+        found: list[Approval] = []
+        for key in self._pending_ids():
+            row = self._cache.get(key)
+            approval = Approval.from_row(row) if row is not None else None
+            if approval is None or approval.status != "pending" or approval.is_expired(now):
+                self._index_pending(remove=key)
+            elif approval.tool == tool:
+                found.append(approval)
+        return sorted(found, key=lambda approval: approval.created_at)
 
     def get(self, approval_id: str) -> Approval | None:
         row = self._cache.get(normalize_approval_id(approval_id))
@@ -227,7 +312,9 @@ class ApprovalStore(DiskStore):
     def consume(self, approval_id: str, tool: str, plan_hash: str) -> Approval:
         """Use an approval once, for this tool and this exact plan; raises ApprovalError saying why not.
 
-        A different plan hash voids the approval: the plan changed since the human saw it.
+        Presented with another tool or another plan hash, it is refused and left untouched: approved
+        stays approved (for its own plan), pending stays pending. Whether the plan changed since the
+        human saw it or the agent brought the wrong plan, only the plan the human saw can use it.
         """
         key = normalize_approval_id(approval_id)
         now = self._now()
@@ -235,26 +322,37 @@ class ApprovalStore(DiskStore):
             approval = self._load(key)
             if approval.tool != tool:
                 raise ApprovalError(
-                    f"approval {key} was given for {approval.tool}, not {tool}; ask for a new approval"
+                    f"approval {key} was given for {approval.tool}, not {tool}; nothing was written and "
+                    f"the approval is unchanged; ask for a new approval for this call"
                 )
             self._refuse_closed(approval, now)
             if approval.plan_hash != plan_hash:
-                outcome = replace(approval, status="void")
-            elif approval.status == "pending":
+                raise ApprovalError(self._mismatch(approval, plan_hash))
+            if approval.status == "pending":
                 raise ApprovalError(
                     f"approval {key} is still waiting for a human: they must run "
                     f"`paymo-qb-mcp approve {key}` before it expires at {_stamp(approval.expires_at)}"
                 )
-            else:
-                outcome = replace(approval, status="used", used_at=now)
+            outcome = replace(approval, status="used", used_at=now)
             self._cache.set(key, outcome.to_row())
             self._index_pending(remove=key)
-        # Raised after the transaction: raising inside transact() would roll the void back.
-        if outcome.status == "void":
-            raise ApprovalError(
-                f"approval {key} is void: the plan changed since it was approved; ask for a new approval"
-            )
         return outcome
+
+    @staticmethod
+    def _mismatch(approval: Approval, plan_hash: str) -> str:
+        given = "approved" if approval.status == "approved" else "requested"
+        state = (
+            "it is still approved for that plan"
+            if approval.status == "approved"
+            else "it still waits for a human for that plan"
+        )
+        return (
+            f"approval {approval.id} was {given} for another plan (plan hash {approval.plan_hash[:12]}…, "
+            f"this call's plan is {plan_hash[:12]}…): the plan changed since the human saw it, or these "
+            f"are not the arguments it was given for. Nothing was written; {state}, until "
+            f"{_stamp(approval.expires_at)}. Call again with the arguments it was given for, or ask for "
+            f"a new approval for this plan"
+        )
 
     def _decide(
         self, approval_id: str, status: Literal["approved", "rejected"], approver: str, *, reason: str | None

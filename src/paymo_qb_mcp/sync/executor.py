@@ -166,9 +166,10 @@ class Executor:
                 await _report(progress, results, len(writes), writes[index].summary)
             if grouped and not stopped:
                 writer = BatchWriter(self)
+                position = {id(writes[index]): index for index in grouped}
                 async for chunk in writer.apply([writes[index] for index in grouped]):
                     for change, applied in chunk:
-                        results[grouped[_position(writes, grouped, change)]] = applied
+                        results[position[id(change)]] = applied
                     await self.done([applied for _, applied in chunk])
                     await _report(progress, results, len(writes), f"{len(chunk)} change(s) in one batch")
                 stopped = not isolate_failures and any(
@@ -512,13 +513,6 @@ class Executor:
             )
             ledger.mark_done(kind, done_key, str(created.id))
         return AppliedChange(change, "created", paymo_id=str(created.id), qbo_id=change.qbo_id)
-
-
-def _position(writes: Sequence[Change], grouped: Sequence[int], change: Change) -> int:
-    for position, index in enumerate(grouped):
-        if writes[index] is change:
-            return position
-    raise ValueError("a batch answered for a change it was not given")
 
 
 async def _report(
