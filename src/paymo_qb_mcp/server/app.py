@@ -55,12 +55,18 @@ _VALIDATION_ITEM = re.compile(
     r"^(?P<field>\S[^\n]*)\n  (?P<message>[^\n]*?)(?: \[type=[^\n]*)?$", re.MULTILINE
 )
 _BARE_FAILURE = re.compile(r"^Error executing tool (?P<tool>[\w.-]+)$")
+# The SDK's words for an elicitation answer it could not take (no content, content outside the form,
+# a response of another kind): they name our internal resolver, which means nothing to the agent.
+_BAD_ANSWER = re.compile(
+    r"^Error executing tool (?P<tool>[\w.-]+): Resolver (?:'[^']*'|for parameter '[^']*')"
+)
 
 
 def coded_error_text(text: str) -> str:
     """A tool error as the agent sees it: our coded message without the SDK's prefix; the SDK's own
     argument validation as ``INPUT:`` naming each argument and what it accepts (never echoing the value
-    given); an unexpected failure as ``INTERNAL:`` with what to do."""
+    given); an elicitation answer the SDK could not take as ``APPROVAL:``; an unexpected failure as
+    ``INTERNAL:`` with what to do."""
     validation = _VALIDATION.match(text)
     if validation is not None:
         problems = [
@@ -72,6 +78,13 @@ def coded_error_text(text: str) -> str:
             f"INPUT: {validation.group('tool')} got arguments it does not accept — "
             + "; ".join(problems)
             + ". Fix them (see the tool's input schema) and call again; nothing was planned or written."
+        )
+    answer = _BAD_ANSWER.match(text)
+    if answer is not None:
+        return (
+            f"APPROVAL: {answer.group('tool')} got an answer to its approval question that does not fit "
+            "the form (approve: true or false, and an optional note), so nothing was written. Call the "
+            "tool again to ask the human again."
         )
     bare = _BARE_FAILURE.match(text)
     if bare is not None:
