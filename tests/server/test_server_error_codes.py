@@ -69,3 +69,14 @@ def test_our_coded_errors_only_lose_the_sdk_prefix() -> None:
         "BLOCKED: nothing was written."
     )
     assert coded_error_text("APPROVAL: expired") == "APPROVAL: expired"
+
+
+async def test_a_tool_that_does_not_exist_is_input_listing_the_tools_without_repeating_the_name(
+    server_env: ServerEnv,
+) -> None:
+    async with server_env.client() as client:
+        result = await client.call_tool("x" * 10_000, {})
+    assert result.is_error
+    text = text_of(result)
+    assert text.startswith("INPUT: there is no tool of that name; the tools are find_client_match, ")
+    assert "x" * 100 not in text
