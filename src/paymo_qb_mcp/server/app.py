@@ -67,6 +67,11 @@ _BARE_FAILURE = re.compile(r"^Error executing tool (?P<tool>[\w.-]+)$")
 # pydantic quotes the regular expression a string must match; the accepted form is said in words instead.
 _PATTERN_MESSAGE = re.compile(r"^String should match pattern .*$")
 _PLAN_HASH = re.compile(PLAN_HASH_PATTERN)
+# The SDK's words for an elicitation answer it could not take (no content, content outside the form,
+# a response of another kind): they name our internal resolver, which means nothing to the agent.
+_BAD_ANSWER = re.compile(
+    r"^Error executing tool (?P<tool>[\w.-]+): Resolver (?:'[^']*'|for parameter '[^']*')"
+)
 
 
 # A list of 5,000 bad ids is 5,000 refusals: the first few say what is wrong, the count says the rest.
@@ -102,8 +107,8 @@ def coded_error_text(text: str, accepted: Mapping[str, str] | None = None) -> st
     """A tool error as the agent sees it: our coded message without the SDK's prefix; the SDK's own
     argument validation as ``INPUT:`` naming each argument and what it accepts (never echoing the value
     given; ``accepted``: each argument's accepted values in words, ``arguments.argument_phrases``); a call
-    of a tool that does not exist as ``INPUT:`` listing the tools; an unexpected failure as ``INTERNAL:``
-    with what to do."""
+    of a tool that does not exist as ``INPUT:`` listing the tools; an elicitation answer the SDK could not
+    take as ``APPROVAL:``; an unexpected failure as ``INTERNAL:`` with what to do."""
     validation = _VALIDATION.match(text)
     if validation is not None:
         problems = _problems(text[validation.end() :], accepted or {})
@@ -115,6 +120,13 @@ def coded_error_text(text: str, accepted: Mapping[str, str] | None = None) -> st
     if text.startswith("Unknown tool: "):
         # The name given is not repeated: it may be anything, of any length.
         return f"INPUT: there is no tool of that name; the tools are {', '.join(TOOL_NAMES)}."
+    answer = _BAD_ANSWER.match(text)
+    if answer is not None:
+        return (
+            f"APPROVAL: {answer.group('tool')} got an answer to its approval question that does not fit "
+            "the form (approve: true or false, and an optional note), so nothing was written. Call the "
+            "tool again to ask the human again."
+        )
     bare = _BARE_FAILURE.match(text)
     if bare is not None:
         return (

@@ -32,6 +32,7 @@ from paymo_qb_mcp.domain.timeagg import (
 )
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.paymo.client import LARGEST_PAGE_SIZE
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.paymo.where import le as paymo_le
@@ -482,7 +483,7 @@ async def _unbilled_time(
 ) -> list[UnbilledTime]:
     zone = facts.paymo_timezone
     start, end = period_window(date_from, date_to, zone, _WINDOW_MARGIN)
-    entries = await ctx.paymo.list_time_entries(where=time_interval(start, end))
+    entries = await ctx.paymo.list_time_entries(where=time_interval(start, end), page_size=LARGEST_PAGE_SIZE)
     if not entries:
         return []
     task_ids = sorted({entry.task_id for entry in entries if entry.task_id is not None})
@@ -584,7 +585,9 @@ def _entry_view(
 async def _expenses_not_pushed(
     ctx: SyncContext, facts: CompanyFacts, date_from: dt.date, date_to: dt.date
 ) -> list[ExpenseGap]:
-    expenses = await ctx.paymo.list_expenses(where=[paymo_ge("date", date_from), paymo_le("date", date_to)])
+    expenses = await ctx.paymo.list_expenses(
+        where=[paymo_ge("date", date_from), paymo_le("date", date_to)], page_size=LARGEST_PAGE_SIZE
+    )
     gaps: list[ExpenseGap] = []
     for expense in sorted(expenses, key=lambda e: (e.date or dt.date.min, e.id)):
         # Rebilling an expense on a Paymo invoice does not record the cost in QBO, so invoiced ones count.
