@@ -98,3 +98,14 @@ async def test_a_malformed_approval_answer_is_an_approval_error_and_writes_nothi
     assert "paymo_qb_mcp" not in text
     assert len(server_env.sandbox.qbo.state.tables["Invoice"]) == invoices_before
     assert not [entry for entry in server_env.audit().tail(1000) if entry.get("event") == "write"]
+
+
+async def test_a_tool_that_does_not_exist_is_input_listing_the_tools_without_repeating_the_name(
+    server_env: ServerEnv,
+) -> None:
+    async with server_env.client() as client:
+        result = await client.call_tool("x" * 10_000, {})
+    assert result.is_error
+    text = text_of(result)
+    assert text.startswith("INPUT: there is no tool of that name; the tools are find_client_match, ")
+    assert "x" * 100 not in text

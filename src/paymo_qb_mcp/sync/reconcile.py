@@ -27,6 +27,7 @@ from paymo_qb_mcp.domain.timeagg import (
     aggregate_time,
     changed_since_push,
     local_date,
+    period_window,
     time_added_since_push,
 )
 from paymo_qb_mcp.errors import InputError
@@ -481,8 +482,7 @@ async def _unbilled_time(
     ctx: SyncContext, facts: CompanyFacts, date_from: dt.date, date_to: dt.date
 ) -> list[UnbilledTime]:
     zone = facts.paymo_timezone
-    start = dt.datetime.combine(date_from, dt.time.min, zone) - _WINDOW_MARGIN
-    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, zone) + _WINDOW_MARGIN
+    start, end = period_window(date_from, date_to, zone, _WINDOW_MARGIN)
     entries = await ctx.paymo.list_time_entries(where=time_interval(start, end), page_size=LARGEST_PAGE_SIZE)
     if not entries:
         return []
