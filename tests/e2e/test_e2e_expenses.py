@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from e2e_support import US_MAPPINGS, E2eEnv, call, call_error, e2e_env, paymo_client
+from e2e_support import US_MAPPINGS, E2eEnv, call, e2e_env, paymo_client
 
 from paymo_qb_mcp.paymo.models import Expense
 from paymo_qb_mcp.quickbooks.models import Bill, Purchase
@@ -120,23 +120,32 @@ async def test_on_the_us_company_a_usd_expense_of_a_cad_client_is_refused_with_t
 ) -> None:
     # The New York office pays AWS in dollars for Globex, whom it invoices in Canadian dollars; QuickBooks
     # cannot bill a USD expense to a CAD customer. The refusal must say that — not that Globex "is invoiced
-    # in USD", which is false and sends the bookkeeper looking at the wrong invoices.
+    # in USD", which is false and sends the bookkeeper looking at the wrong invoices. It leaves that expense
+    # out, and the others go ahead (before expenses were decided one by one, it refused the whole call).
     env = e2e_env(tmp_path, tax_model="us", mappings=US_MAPPINGS, replace_mappings=True)
     async with paymo_client(env.server_env) as paymo:
         expense = await paymo.get_expense(seed.EXPENSE_US_DOLLAR)
         globex_invoice = await paymo.get_invoice(seed.INVOICE_IDS["INV-2026-1037"])
     assert (expense.currency, globex_invoice.currency) == ("US$", "CAD")
+    chosen = [seed.EXPENSE_US_DOLLAR, seed.EXPENSE_SOFTWARE, seed.EXPENSE_TRAVEL, seed.EXPENSE_MILEAGE]
     async with env.client() as client:
-        refused = await call_error(client, "push_expenses", expense_ids=[seed.EXPENSE_US_DOLLAR])
-        others = await call(
-            client,
-            "push_expenses",
-            expense_ids=[seed.EXPENSE_SOFTWARE, seed.EXPENSE_TRAVEL, seed.EXPENSE_MILEAGE],
-        )
-    assert refused.startswith("BLOCKED: ")
-    assert "CURRENCY_MISMATCH" in refused
-    assert "is invoiced in USD" not in refused
-    assert "(a USD transaction)" in refused
-    assert "'Globex' (Id 4) is in CAD" in refused
-    assert others["status"] == "applied"
+        result = await call(client, "push_expenses", expense_ids=chosen)
+        alone = await call(client, "push_expenses", expense_ids=[seed.EXPENSE_US_DOLLAR])
+    assert result["status"] == "applied"
+    [refused] = [entry for entry in result["results"] if entry["status"] == "blocked"]
+    assert (refused["key"], refused["action"]) == (f"paymo:expense:{seed.EXPENSE_US_DOLLAR}", "skip")
+    reason = refused["reason"]
+    assert reason.startswith("CURRENCY_MISMATCH: ")
+    assert "is invoiced in USD" not in reason
+    assert "(a USD transaction)" in reason
+    assert "'Globex' (Id 4) is in CAD" in reason
+    assert [finding["record"] for finding in result["findings"] if finding["code"] == "LEFT_OUT"] == [
+        refused["key"]
+    ]
+    pushed = {entry["paymo_id"] for entry in result["results"] if entry["status"] == "applied"}
+    assert {str(expense_id) for expense_id in chosen[1:]} <= pushed
+    assert len(await env.qbo_all(Purchase)) == 3
+    # On its own it is still refused for the same reason, and nothing is written.
+    assert alone["status"] == "unchanged"
+    assert [(entry["status"], entry["reason"]) for entry in alone["results"]] == [("blocked", reason)]
     assert len(await env.qbo_all(Purchase)) == 3

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from e2e_support import E2eEnv, call, call_error, e2e_env, money, paymo_client
+from e2e_support import E2eEnv, call, e2e_env, money, paymo_client
 
 from paymo_qb_mcp.quickbooks.models import Employee, Invoice, TimeActivity
 from paymo_qb_mcp.sandbox.paymo import seed
@@ -73,18 +73,31 @@ async def test_overlapping_periods_push_every_billable_minute_exactly_once_as_ti
 ) -> None:
     env = e2e_env(tmp_path)
     async with env.client() as client:
-        # Chloé has no employee yet: the whole push is refused, naming her and the fix; nothing written.
-        refused = await call_error(client, "aggregate_time", date_from=OCTOBER_1, date_to=NOVEMBER_30)
-        assert "NO_WORKER" in refused
-        assert "Chloé Gagnon" in refused
-        assert await env.qbo_all(TimeActivity) == []
+        # Chloé has no employee yet: her time is left out, naming her and the fix; the others' goes ahead.
+        # (Before time was decided per group, her missing employee refused the whole push.)
+        first = await call(client, "aggregate_time", date_from=OCTOBER_1, date_to=NOVEMBER_30)
+        assert first["status"] == "applied"
+        left_out = [r for r in first["results"] if r["status"] == "blocked"]
+        assert left_out
+        for entry in left_out:
+            assert entry["reason"].startswith("NO_WORKER")
+            assert "Chloé Gagnon" in entry["reason"]
+            assert entry["action"] == "skip"
+        written = await env.qbo_all(TimeActivity)
+        assert written
+        assert {activity.EmployeeRef.value for activity in written if activity.EmployeeRef} == {
+            qbo_seed.EMPLOYEE_ALICE,
+            qbo_seed.EMPLOYEE_BEN,
+        }
         chloe = await bookkeeper_adds_chloe(env)
 
         october = await call(client, "aggregate_time", date_from=OCTOBER_1, date_to=OCTOBER_31)
         late = await call(client, "aggregate_time", date_from=OCTOBER_15, date_to=NOVEMBER_30)
         union = await call(client, "aggregate_time", date_from=OCTOBER_1, date_to=NOVEMBER_30)
-    assert october["status"] == late["status"] == "applied"
-    assert union["status"] == "unchanged"
+    # October brings Chloé's October time; the later period overlaps both runs before it, which pushed
+    # everything in it already, and so does their union.
+    assert october["status"] == "applied"
+    assert late["status"] == union["status"] == "unchanged"
 
     expected = await billable_seconds(env, OCTOBER_1, NOVEMBER_30)
     overlap = await billable_seconds(env, OCTOBER_15, OCTOBER_31)
@@ -112,7 +125,9 @@ async def test_overlapping_periods_push_every_billable_minute_exactly_once_as_ti
         assert OCTOBER_1 <= activity.TxnDate <= NOVEMBER_30
     assert pushed_per_employee == per_employee
     # The second run listed the overlap's entries as already pushed, not as new time.
-    created = [r["qbo_id"] for run in (october, late) for r in run["results"] if r["action"] == "create"]
+    created = [
+        r["qbo_id"] for run in (first, october, late) for r in run["results"] if r["action"] == "create"
+    ]
     assert sorted(created) == sorted(str(a.Id) for a in activities)
     ta_writes = [w for w in env.writes("aggregate_time") if w["ids"]["entity"] == "time_activity"]
     assert sorted(w["ids"]["quickbooks"] for w in ta_writes) == sorted(created)

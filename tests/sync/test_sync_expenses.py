@@ -284,6 +284,47 @@ async def test_an_inactive_expense_account_blocks_at_plan_time(sync_env: SyncEnv
     assert plan.blocked
 
 
+async def test_item_by_item_an_inactive_account_or_a_missing_id_leaves_out_only_its_expense(
+    sync_env: SyncEnv,
+) -> None:
+    travel = await sync_env.qbo.read(Account, qbo_seed.ACCOUNT_TRAVEL)
+    assert travel.SyncToken is not None
+    await sync_env.qbo.deactivate(
+        Account, qbo_seed.ACCOUNT_TRAVEL, travel.SyncToken, request_id="deactivate-2"
+    )
+    missing = 69999
+
+    itemized = await sync_env.service.plan_expense_items(expense_ids=[SOFTWARE, TRAVEL, MILEAGE, missing])
+
+    assert not itemized.common.blocked
+    items = {item.key: item for item in itemized.items}
+    assert list(items) == [f"paymo:expense:{n}" for n in (SOFTWARE, TRAVEL, MILEAGE, missing)]
+    blocked = {key: item for key, item in items.items() if item.plan.blocked}
+    assert [finding.code for finding in blocked[f"paymo:expense:{TRAVEL}"].plan.findings] == ["INACTIVE_REF"]
+    assert [finding.code for finding in blocked[f"paymo:expense:{missing}"].plan.findings] == ["NOT_FOUND"]
+    for expense_id, amount in ((SOFTWARE, Decimal("75.00")), (MILEAGE, Decimal("84.00"))):
+        item = items[f"paymo:expense:{expense_id}"]
+        assert not item.plan.blocked
+        assert [change.entity for change in item.plan.writes][-1] == "expense"
+        assert (item.total, item.currency) == (amount, "CAD")
+    # The one plan of the same expenses is still blocked as a whole.
+    assert (await sync_env.service.plan_expenses(expense_ids=[SOFTWARE, TRAVEL, MILEAGE, missing])).blocked
+
+
+async def test_item_by_item_a_missing_mapping_still_blocks_the_run(sync_env: SyncEnv) -> None:
+    mappings = sync_env.mappings.model_copy(update={"expense_accounts": None})
+    service = SyncService(
+        SyncContext(
+            paymo=sync_env.paymo, qbo=sync_env.qbo, ledger=sync_env.ledger, mappings=mappings, now=fixed_now
+        )
+    )
+
+    itemized = await service.plan_expense_items(expense_ids=[SOFTWARE])
+
+    assert [finding.code for finding in itemized.common.findings] == ["MAPPING_MISSING"]
+    assert itemized.common.blocked
+
+
 async def test_an_expense_in_the_closed_period_blocks_at_plan_time(sync_env: SyncEnv) -> None:
     await sync_env.paymo.update_expense(MILEAGE, {"date": dt.date(2025, 12, 15)})
 

@@ -231,6 +231,34 @@ async def test_one_quickbooks_payment_across_two_invoices_becomes_two_paymo_paym
     assert (await plan_payments(env.ctx, since=dt.date(2026, 11, 1), direction="to_paymo")).is_noop
 
 
+async def test_invoices_one_quickbooks_payment_pays_together_are_one_item(sync_env: SyncEnv) -> None:
+    env = sync_env
+    older = await sync_invoice(env, ACME_1035)
+    newer = await sync_invoice(env, ACME_1040)
+    smith = await sync_invoice(env, SMITH_1039)
+    await enter_qbo_payment(
+        env, dt.date(2026, 11, 16), (older, Decimal("1000.00")), (newer, Decimal("2500.50"))
+    )
+    await enter_qbo_payment(env, dt.date(2026, 11, 17), (smith, Decimal("100.00")))
+
+    itemized = await env.service.plan_payment_items(since=dt.date(2026, 11, 1), direction="to_paymo")
+
+    # The cheque's two copies to Paymo go together (or not at all); Smith & Sons' payment is its own item.
+    assert [item.key for item in itemized.items] == [
+        f"paymo:invoice:{ACME_1035}",
+        f"paymo:invoice:{SMITH_1039}",
+    ]
+    together, alone = itemized.items
+    assert sorted((c.payload or {})["invoice_id"] for c in together.plan.writes) == [ACME_1035, ACME_1040]
+    assert (together.total, together.currency) == (Decimal("3500.50"), "CAD")
+    assert "INV-2026-1035, INV-2026-1040" in together.label
+    assert [(c.payload or {})["invoice_id"] for c in alone.plan.writes] == [SMITH_1039]
+    # The one plan of the run holds the same writes as the items (in the invoices' order).
+    merged = await plan_payments(env.ctx, since=dt.date(2026, 11, 1), direction="to_paymo")
+    assert sorted(map(repr, merged.changes)) == sorted(map(repr, itemized.merged().changes))
+    assert len(merged.writes) == 3
+
+
 async def test_a_voided_quickbooks_payment_is_not_copied(sync_env: SyncEnv) -> None:
     env = sync_env
     qbo = await sync_invoice(env, SMITH_1039)

@@ -105,6 +105,40 @@ async def test_a_user_without_employee_blocks_naming_the_user_and_the_mapping(sy
     assert await sync_env.qbo.query_all(TimeActivity) == []
 
 
+async def test_item_by_item_a_user_without_employee_leaves_out_only_their_groups(sync_env: SyncEnv) -> None:
+    itemized = await sync_env.service.plan_time_items(date_from=OCT_1, date_to=NOV_30)
+
+    assert not itemized.common.blocked
+    blocked = [item for item in itemized.items if item.plan.blocked]
+    free = [item for item in itemized.items if not item.plan.blocked]
+    assert blocked
+    assert free
+    for item in blocked:
+        assert [finding.code for finding in item.plan.findings if finding.severity == "blocker"] == [
+            "NO_WORKER"
+        ]
+        assert "Chloé Gagnon" in item.label
+        assert item.plan.writes == ()
+    for item in free:
+        assert item.key.startswith("paymo:time_group:")
+        # Each group carries what it needs: its customer's link or create and its person's link.
+        [activity] = [change for change in item.plan.writes if change.entity == "time_activity"]
+        assert item.key == f"paymo:time_group:{activity.paymo_id}"
+        assert item.plan.totals == {item.currency: str(item.total)}
+    # Alice's first group and her later ones each carry her employee's link; one plan writes it once.
+    employee_links = [
+        change.paymo_id for item in free for change in item.plan.writes if change.entity == "employee"
+    ]
+    assert sorted(set(employee_links)) == [paymo_seed.ALICE_ID, paymo_seed.BEN_ID]
+    assert len(employee_links) == len(free)
+    plan = await sync_env.service.plan_time(date_from=OCT_1, date_to=NOV_30)
+    assert sorted(change.paymo_id for change in plan.writes if change.entity == "employee") == [
+        paymo_seed.ALICE_ID,
+        paymo_seed.BEN_ID,
+    ]
+    assert itemized.merged().plan_hash == plan.plan_hash
+
+
 async def test_overlapping_ranges_never_push_an_hour_twice(sync_env: SyncEnv) -> None:
     await add_chloe_as_employee(sync_env)
 

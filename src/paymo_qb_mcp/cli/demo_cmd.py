@@ -156,11 +156,15 @@ async def _demo(data_dir: Path, tax_model: str, out: TextIO) -> int:
         say.step("5. Push expenses and billable time (push_expenses, aggregate_time)")
         for tool, arguments in (("push_expenses", period), ("aggregate_time", period)):
             pushed = await call(client, tool, arguments)
-            if pushed is not None:
-                say.line(f"{tool}: {pushed['status']} — {pushed['summary']}")
-            elif tool == "aggregate_time":
-                # The plan refused because one person's time has no QuickBooks employee to go to.
-                # A human fixes that in QuickBooks, then the same call goes through.
+            if pushed is None:
+                continue
+            say.line(f"{tool}: {pushed['status']} — {pushed['summary']}")
+            left_out = [r for r in pushed.get("results") or [] if r.get("status") in ("blocked", "denied")]
+            for entry in left_out[:3]:
+                say.line(f"left out: {entry.get('reason')}", indent=6)
+            if tool == "aggregate_time" and any("NO_WORKER" in (r.get("reason") or "") for r in left_out):
+                # One person's time has no QuickBooks employee to go to: it was left out, the rest went
+                # ahead. A human fixes that in QuickBooks, then the same call pushes only what is left.
                 say.line(
                     "HUMAN adds Chloé Gagnon as an employee in QuickBooks, then the agent retries.", indent=6
                 )

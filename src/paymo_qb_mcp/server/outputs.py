@@ -113,6 +113,34 @@ class InvoiceSyncResult(WriteResult):
     results: list[InvoiceRecordResult] = Field(default_factory=list)  # type: ignore[assignment]
 
 
+class ItemRecordResult(RecordResult):
+    """A record of mark_paid, push_expenses or aggregate_time, and the item of the set it belongs to (an
+    expense, a time group or a client's draft invoice, an invoice's payments)."""
+
+    key: str | None = Field(
+        default=None,
+        description="The item (e.g. paymo:expense:12): every record of one item carries it; none for the "
+        "run's own skips.",
+    )
+    status: InvoiceStatus | None = Field(
+        default=None,
+        description="The item's: applied, unchanged, blocked (a guard: see reason), denied (policies.yaml), "
+        "failed (QuickBooks or Paymo refused a change it needs), or planned / pending_approval / declined "
+        "like the call.",
+    )
+    reason: str | None = Field(default=None, description=f"Why this status. {QUOTES_RECORD_TEXT}")
+    total: str | None = Field(
+        default=None, description="The item's total (what policies.yaml weighed), decimal string."
+    )
+    currency: str | None = Field(default=None, description="The currency of total.")
+
+
+class SelectionWriteResult(WriteResult):
+    """mark_paid, push_expenses and aggregate_time: ``results`` says, item by item, what became of each."""
+
+    results: list[ItemRecordResult] = Field(default_factory=list)  # type: ignore[assignment]
+
+
 class CustomerRefOut(BaseModel):
     id: str
     display_name: str = Field(description="Record text from QuickBooks.")

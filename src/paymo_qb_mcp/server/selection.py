@@ -1,11 +1,14 @@
-"""Many invoices as one governed plan: the policy decides per invoice, blocked and denied ones are left out.
+"""Many records as one governed plan: the policy decides per item, blocked and denied items are left out.
 
-``sync_invoice`` over a list of ids or a period plans every invoice as it would be planned alone
-(``sync.invoices.selection``); here each invoice's own plan meets the policy with its own amount,
-currency and dates (and the size of the whole selection as its record count). Invoices a rule denies
-or a guard blocks are listed and left out; the others become one plan — their changes in order, a
-customer two invoices need created once — whose decision is the strictest of theirs (confirm when any
-needs a human), so the human approves the whole period once, bound to that plan's hash as always.
+A selection — ``sync_invoice`` over a list of ids or a period, and the sets ``mark_paid`` (each invoice's
+payments), ``push_expenses`` (each expense) and ``aggregate_time`` (each time group, or each client's draft
+invoice) work on — is planned item by item (``sync.items``, ``sync.invoices.selection``); here each item's
+own plan meets the policy with its own amount, currency and dates (and the size of the whole selection as
+its record count). Items a rule denies or a guard blocks are listed and left out; the others become one
+plan — their changes in order, a customer two items need created once — whose decision is the strictest
+of theirs (confirm when any needs a human), so the human approves the whole set once, bound to that plan's
+hash as always. What concerns the whole run (a missing mapping) stays in the plan: a blocker there blocks
+it all.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
@@ -32,23 +35,30 @@ from paymo_qb_mcp.server.governance import (
     refuse_credentials,
     runtime_of,
 )
-from paymo_qb_mcp.server.outputs import InvoiceRecordResult
+from paymo_qb_mcp.server.outputs import InvoiceRecordResult, InvoiceStatus, ItemRecordResult
 from paymo_qb_mcp.sync.company import fold_name
 from paymo_qb_mcp.sync.invoices import InvoicePlan, SelectionPlan
+from paymo_qb_mcp.sync.items import ItemizedPlan, PlannedItem
 from paymo_qb_mcp.sync.writes import AppliedChange, ApplyOutcome
+
+if TYPE_CHECKING:
+    from paymo_qb_mcp.server.runtime import Runtime
 
 __all__ = [
     "QUESTION_ITEMS",
     "CombinedPlan",
     "ItemVerdict",
+    "combine_items",
     "combine_selection",
+    "item_results",
+    "prepare_items",
     "prepare_selection",
     "selection_question",
     "selection_results",
 ]
 
 ItemStatus = Literal["included", "unchanged", "blocked", "denied"]
-# How many invoices the question to the human lists by name; the whole plan stays readable as the
+# How many items the question to the human lists by name; the whole plan stays readable as the
 # resource paymo-qb://plans/{plan_hash}.
 QUESTION_ITEMS: Final = 10
 _STRICTNESS: Final = {"allow": 0, "confirm": 1}
@@ -56,30 +66,38 @@ _STRICTNESS: Final = {"allow": 0, "confirm": 1}
 
 @dataclass(frozen=True)
 class ItemVerdict:
-    """What becomes of one selected invoice: included in the plan (with the policy's decision for it),
-    unchanged, blocked (a guard) or denied (a rule)."""
+    """What becomes of one selected item: included in the plan (with the policy's decision for it),
+    unchanged, blocked (a guard) or denied (a rule). ``invoice`` is sync_invoice's own view of it."""
 
-    paymo_invoice_id: int
-    number: str | None
+    item: PlannedItem
     status: ItemStatus
     reason: str
-    invoice: InvoicePlan | None = None
     decision: Decision | None = None
+    invoice: InvoicePlan | None = None
 
     @property
     def label(self) -> str:
-        return f"Paymo invoice {self.number or self.paymo_invoice_id}"
+        return self.item.label
+
+    @property
+    def paymo_invoice_id(self) -> int:
+        """sync_invoice's items: the Paymo invoice id (0 when unknown)."""
+        ident = self.item.paymo_id
+        return int(ident) if ident.isdigit() else 0
 
 
 @dataclass(frozen=True)
 class CombinedPlan:
-    """The one plan of a selection, its decision, and the verdict on every invoice."""
+    """The one plan of a selection, its decision, the verdict on every item, and which item brought each
+    change into the plan (by content; the run's own changes belong to none)."""
 
     plan: Plan
     facts: PlanFacts
     decision: Decision
     verdicts: tuple[ItemVerdict, ...]
     description: str
+    noun: str = "invoice"
+    owners: Mapping[str, str] = field(default_factory=dict)
 
     def count(self, status: ItemStatus) -> int:
         return sum(1 for verdict in self.verdicts if verdict.status == status)
@@ -99,14 +117,14 @@ def _blocker_text(plan: Plan) -> str:
 
 
 def _conflicts(
-    invoice: InvoicePlan,
+    plan: Plan,
     taken: Mapping[tuple[str, str, str, str], tuple[str, str]],
     names: Mapping[str, str],
     contents: Mapping[int, str],
 ) -> str | None:
-    """Why this invoice's writes clash with those of an invoice already in the plan, if they do: the same
+    """Why this item's writes clash with those of an item already in the plan, if they do: the same
     record written differently, or two new customers with one name (QBO names are unique)."""
-    for change in invoice.plan.writes:
+    for change in plan.writes:
         key = (change.target, change.link_kind or "", str(change.paymo_id), change.action)
         held = taken.get(key)
         if held is not None and held[0] != contents[id(change)]:
@@ -129,25 +147,62 @@ def _new_customer_name(change: Change) -> str | None:
 
 
 def combine_selection(tool: str, selected: SelectionPlan, policy: Policy) -> CombinedPlan:
-    """Decide every invoice, leave out the blocked and denied ones, and build the plan of the rest."""
-    verdicts: list[ItemVerdict] = [
-        ItemVerdict(ident, None, "blocked", f"NOT_FOUND: Paymo has no invoice with id {ident}")
+    """sync_invoice's selection: every invoice an item (an id Paymo lacks, blocked), combined."""
+    missing = [
+        ItemVerdict(
+            PlannedItem(
+                key=f"paymo:invoice:{ident}",
+                kind="invoice",
+                label=f"Paymo invoice {ident}",
+                plan=Plan.build(tool, []),
+            ),
+            "blocked",
+            f"NOT_FOUND: Paymo has no invoice with id {ident}",
+        )
         for ident in selected.missing
     ]
-    candidates = [item for item in selected.items if not item.plan.blocked and not item.plan.is_noop]
+    items = [invoice.as_item() for invoice in selected.items]
+    itemized = ItemizedPlan(
+        tool=tool,
+        description=selected.selection.describe(),
+        items=tuple(items),
+        common=Plan.build(tool, []),
+        noun="invoice",
+        nouns="invoices",
+    )
+    invoices = {item.key: invoice for item, invoice in zip(items, selected.items, strict=True)}
+    return combine_items(tool, itemized, policy, left_out=missing, invoices=invoices)
+
+
+def combine_items(
+    tool: str,
+    itemized: ItemizedPlan,
+    policy: Policy,
+    *,
+    left_out: Sequence[ItemVerdict] = (),
+    invoices: Mapping[str, InvoicePlan] | None = None,
+) -> CombinedPlan:
+    """Decide every item, leave out the blocked, denied and conflicting ones, and build the plan of the
+    rest after the run's own changes and findings (whose blocker blocks the plan).
+
+    ``left_out``: items already known to be left out (listed first, without a finding);
+    ``invoices``: sync_invoice's view of its items (by key).
+    """
+    verdicts: list[ItemVerdict] = list(left_out)
+    candidates = [item for item in itemized.items if not item.plan.blocked and not item.plan.is_noop]
     record_count = max(sum(len(item.plan.writes) for item in candidates), 1)
     taken: dict[tuple[str, str, str, str], tuple[str, str]] = {}
     names: dict[str, str] = {}
-    changes: list[Change] = []
-    seen: set[str] = set()
-    findings = FindingList()
+    changes: list[Change] = list(itemized.common.changes)
+    seen: set[str] = {_content(change) for change in changes}
+    owners: dict[str, str] = {}
+    findings = FindingList(itemized.common.findings)
     totals: dict[str, Decimal] = {}
-    for item in selected.items:
-        ident = item.paymo_invoice_id or 0
-        base = ItemVerdict(ident, item.number, "blocked", "", invoice=item)
+    for item in itemized.items:
+        base = ItemVerdict(item, "blocked", "", invoice=(invoices or {}).get(item.key))
         if item.plan.blocked:
             verdicts.append(dataclasses.replace(base, reason=_blocker_text(item.plan)))
-            findings.warn("LEFT_OUT", f"{base.label} is left out: {_blocker_text(item.plan)}", _record(ident))
+            findings.warn("LEFT_OUT", f"{item.label} is left out: {_blocker_text(item.plan)}", item.key)
             continue
         if item.plan.is_noop:
             reason = "; ".join(change.summary for change in item.plan.changes) or "nothing to do"
@@ -162,20 +217,20 @@ def combine_selection(tool: str, selected: SelectionPlan, policy: Policy) -> Com
             )
             findings.warn(
                 "LEFT_OUT",
-                f"{base.label} is left out: policies.yaml denies it ({decision.reason})",
-                _record(ident),
+                f"{item.label} is left out: policies.yaml denies it ({decision.reason})",
+                item.key,
             )
             continue
         contents = {id(change): _content(change) for change in item.plan.changes}
-        clash = _conflicts(item, taken, names, contents)
+        clash = _conflicts(item.plan, taken, names, contents)
         if clash is not None:
             reason = f"CONFLICTING_ITEMS: {clash}; sync it on its own after this plan is applied"
             verdicts.append(dataclasses.replace(base, reason=reason))
-            findings.warn("LEFT_OUT", f"{base.label} is left out: {reason}", _record(ident))
+            findings.warn("LEFT_OUT", f"{item.label} is left out: {reason}", item.key)
             continue
         for change in item.plan.writes:
             key = (change.target, change.link_kind or "", str(change.paymo_id), change.action)
-            taken.setdefault(key, (contents[id(change)], base.label))
+            taken.setdefault(key, (contents[id(change)], item.label))
             name = _new_customer_name(change)
             if name is not None:
                 names.setdefault(fold_name(name), str(change.paymo_id))
@@ -183,6 +238,7 @@ def combine_selection(tool: str, selected: SelectionPlan, policy: Policy) -> Com
             content = contents[id(change)]
             if content not in seen:
                 seen.add(content)
+                owners[content] = item.key
                 changes.append(change)
         findings.extend(item.plan.findings)
         for currency, amount in item.plan.totals.items():
@@ -190,25 +246,27 @@ def combine_selection(tool: str, selected: SelectionPlan, policy: Policy) -> Com
         verdicts.append(
             dataclasses.replace(base, status="included", reason=decision.reason, decision=decision)
         )
-    description = selected.selection.describe()
+    description = itemized.description
     unique = _unique(findings)
     quantized = {code: str(quantize(amount, code)) for code, amount in sorted(totals.items())}
-    decision = _strictest(verdicts)
+    decision = _strictest(verdicts, itemized.nouns)
     counts = _counts_text(verdicts)
     summary = f"{description}: {counts}. {summarize_plan(tool, changes, quantized, unique)}"
     plan = Plan.build(tool, changes, findings=unique, totals=totals, summary=summary)
     return CombinedPlan(
-        plan=plan, facts=facts_for(plan), decision=decision, verdicts=tuple(verdicts), description=description
+        plan=plan,
+        facts=facts_for(plan),
+        decision=decision,
+        verdicts=tuple(verdicts),
+        description=description,
+        noun=itemized.noun,
+        owners=owners,
     )
 
 
 def _unique(findings: Sequence[Finding]) -> list[Finding]:
-    """A finding two invoices share (their customer's) once."""
+    """A finding two items share (their customer's) once."""
     return list(dict.fromkeys(findings))
-
-
-def _record(ident: int) -> str:
-    return f"paymo:invoice:{ident}"
 
 
 def _counts_text(verdicts: Sequence[ItemVerdict]) -> str:
@@ -218,14 +276,14 @@ def _counts_text(verdicts: Sequence[ItemVerdict]) -> str:
     return ", ".join(parts)
 
 
-def _strictest(verdicts: Sequence[ItemVerdict]) -> Decision:
+def _strictest(verdicts: Sequence[ItemVerdict], nouns: str) -> Decision:
     included = [v for v in verdicts if v.status == "included" and v.decision is not None]
     if not included:
         return Decision("allow", None, "nothing in the selection is to be written")
     strictest = max(_STRICTNESS[v.decision.effect] for v in included if v.decision is not None)
     effect: Literal["allow", "confirm"] = "confirm" if strictest else "allow"
     chosen = [v for v in included if v.decision is not None and v.decision.effect == effect]
-    # Grouped by rule (each invoice's own figures are in its line of the question and its result).
+    # Grouped by rule (each item's own figures are in its line of the question and its result).
     why = Counter(
         f"rule {v.decision.rule_name!r}" if v.decision.rule_name else v.decision.reason
         for v in chosen
@@ -235,9 +293,9 @@ def _strictest(verdicts: Sequence[ItemVerdict]) -> Decision:
     first = chosen[0].decision
     assert first is not None
     if effect == "confirm":
-        reason = f"{len(chosen)} of {len(included)} invoices need a human ({reasons})"
+        reason = f"{len(chosen)} of {len(included)} {nouns} need a human ({reasons})"
     else:
-        reason = f"all {len(included)} invoices are allowed ({reasons})"
+        reason = f"all {len(included)} {nouns} are allowed ({reasons})"
     return Decision(effect, first.rule_name, reason)
 
 
@@ -255,7 +313,29 @@ async def prepare_selection(
         selected = await planner()
     except PaymoQbError as error:
         raise ToolError(error.for_agent()) from None
-    combined = combine_selection(tool, selected, runtime.policy)
+    return _prepared(runtime, tool, arguments, combine_selection(tool, selected, runtime.policy))
+
+
+async def prepare_items(
+    ctx: Context,
+    tool: str,
+    arguments: Mapping[str, Any],
+    planner: Callable[[], Awaitable[ItemizedPlan]],
+) -> Prepared:
+    """``prepare_selection`` for a set planned item by item (mark_paid, push_expenses, aggregate_time),
+    with the question for the human already written."""
+    runtime = await runtime_of(ctx)
+    refuse_credentials(runtime, tool, arguments)
+    try:
+        itemized = await planner()
+    except PaymoQbError as error:
+        raise ToolError(error.for_agent()) from None
+    prepared = _prepared(runtime, tool, arguments, combine_items(tool, itemized, runtime.policy))
+    prepared.question = selection_question(prepared, prepared.extra["selection"])
+    return prepared
+
+
+def _prepared(runtime: Runtime, tool: str, arguments: Mapping[str, Any], combined: CombinedPlan) -> Prepared:
     runtime.remember_plan(combined.plan, {"selection": combined.description, "items": _items_view(combined)})
     return Prepared(
         tool=tool,
@@ -270,30 +350,37 @@ async def prepare_selection(
     )
 
 
-def _money(value: Decimal | None, currency: str) -> str | None:
-    return None if value is None else str(quantize(value, currency))
+def _money(value: Decimal | None, currency: str | None) -> str | None:
+    return None if value is None or currency is None else str(quantize(value, currency))
 
 
 def _items_view(combined: CombinedPlan) -> list[dict[str, Any]]:
-    return [
-        {
-            "paymo_invoice_id": verdict.paymo_invoice_id,
-            "number": verdict.number,
+    views: list[dict[str, Any]] = []
+    for verdict in combined.verdicts:
+        item = verdict.item
+        view: dict[str, Any] = {
+            "key": item.key,
+            "label": item.label,
             "status": verdict.status,
             "decision": verdict.decision.effect if verdict.decision is not None else None,
             "reason": verdict.reason,
-            "paymo_total": (
-                _money(verdict.invoice.paymo_total, verdict.invoice.currency) if verdict.invoice else None
-            ),
-            "currency": verdict.invoice.currency if verdict.invoice else None,
+            "total": _money(item.total, item.currency),
+            "currency": item.currency,
         }
-        for verdict in combined.verdicts
-    ]
+        if item.kind == "invoice" and combined.noun == "invoice":
+            invoice = verdict.invoice
+            view.update(
+                paymo_invoice_id=verdict.paymo_invoice_id,
+                number=invoice.number if invoice is not None else None,
+                paymo_total=_money(invoice.paymo_total, invoice.currency) if invoice is not None else None,
+            )
+        views.append(view)
+    return views
 
 
 def selection_question(prepared: Prepared, combined: CombinedPlan) -> str:
     """What the human is asked about a selection: counts, totals per currency, who needs them and why, and
-    a bounded list of invoices (the whole plan is a resource)."""
+    a bounded list of items (the whole plan is a resource)."""
     plan = prepared.plan
     lines = [
         f"paymo-qb-mcp wants to apply this plan ({prepared.tool}) for {combined.description}:",
@@ -309,9 +396,9 @@ def selection_question(prepared: Prepared, combined: CombinedPlan) -> str:
     if needing:
         lines.append(f"These need you ({len(needing)}):")
         for verdict in needing[:QUESTION_ITEMS]:
-            assert verdict.invoice is not None
-            amount = _money(verdict.invoice.paymo_total, verdict.invoice.currency)
-            lines.append(f"- {verdict.label} ({verdict.invoice.currency} {amount}): {verdict.reason}")
+            amount = _money(verdict.item.total, verdict.item.currency)
+            figure = f" ({verdict.item.currency} {amount})" if amount is not None else ""
+            lines.append(f"- {verdict.label}{figure}: {verdict.reason}")
         if len(needing) > QUESTION_ITEMS:
             lines.append(f"- … and {len(needing) - QUESTION_ITEMS} more")
     for finding in plan.needs_human[:QUESTION_ITEMS]:
@@ -324,7 +411,7 @@ def selection_question(prepared: Prepared, combined: CombinedPlan) -> str:
         if len(left_out) > QUESTION_ITEMS:
             lines.append(f"- … and {len(left_out) - QUESTION_ITEMS} more")
     lines.append(
-        f"Plan hash: {plan.plan_hash[:16]}…; every invoice: resource paymo-qb://plans/{plan.plan_hash}"
+        f"Plan hash: {plan.plan_hash[:16]}…; every {combined.noun}: resource paymo-qb://plans/{plan.plan_hash}"
     )
     lines.append("Names and descriptions above come from Paymo/QuickBooks records.")
     return "\n".join(lines)
@@ -333,7 +420,8 @@ def selection_question(prepared: Prepared, combined: CombinedPlan) -> str:
 def selection_results(
     combined: CombinedPlan, outcome: ApplyOutcome | None, status: str
 ) -> list[InvoiceRecordResult]:
-    """One entry per selected invoice (and one per customer written on their behalf), in plan order.
+    """sync_invoice's results: one entry per selected invoice (and one per customer written on their
+    behalf), in plan order.
 
     ``status`` is what became of the included invoices when nothing was applied (planned,
     pending_approval, declined); after applying, each invoice says applied, unchanged or failed.
@@ -396,3 +484,121 @@ def selection_results(
             )
         )
     return results
+
+
+def item_results(combined: CombinedPlan, outcome: ApplyOutcome | None, status: str) -> list[ItemRecordResult]:
+    """The results of a set (mark_paid, push_expenses, aggregate_time): item by item, one entry per record
+    the item writes or skips (a change two items need is listed with the first), each with the item's key,
+    status, reason and total; one entry for an item left out; then the run's own skips.
+
+    ``status`` is what became of the included items when nothing was applied (planned, pending_approval,
+    declined); after applying, an item is applied, unchanged, or failed when a change it needs failed.
+    """
+    done = {_content(item.change): item for item in outcome.applied} if outcome is not None else {}
+    results: list[ItemRecordResult] = []
+    for verdict in combined.verdicts:
+        item = verdict.item
+        figures: dict[str, Any] = {
+            "key": item.key,
+            "total": _money(item.total, item.currency),
+            "currency": item.currency,
+        }
+        if verdict.status in ("blocked", "denied"):
+            results.append(
+                ItemRecordResult(
+                    entity=item.kind,
+                    paymo_id=item.paymo_id,
+                    action="skip",
+                    detail=f"{verdict.status}: {verdict.reason}"[:500],
+                    status=verdict.status,
+                    reason=verdict.reason or None,
+                    **figures,
+                )
+            )
+            continue
+        item_status: str = verdict.status
+        reason = verdict.reason
+        if verdict.status == "included":
+            item_status, reason = _item_outcome(item, done, status, reason)
+        own = [
+            change
+            for change in item.plan.changes
+            if verdict.status == "unchanged" or combined.owners.get(_content(change)) == item.key
+        ]
+        if not own:
+            results.append(
+                ItemRecordResult(
+                    entity=item.kind,
+                    paymo_id=item.paymo_id,
+                    action="skip",
+                    detail=reason[:500] if reason else None,
+                    status=_status(item_status),
+                    reason=reason or None,
+                    **figures,
+                )
+            )
+        for change in own:
+            results.append(
+                _change_result(change, done.get(_content(change)), item_status, reason or None, figures)
+            )
+    for change in combined.plan.changes:
+        if _content(change) not in combined.owners:
+            results.append(_change_result(change, done.get(_content(change)), None, None, {}))
+    return results
+
+
+def _status(value: str | None) -> InvoiceStatus | None:
+    """An item's status as the output names it (what an item or a call can be is among those names)."""
+    if value is None:
+        return None
+    if value not in get_args(InvoiceStatus):  # pragma: no cover - a new status without its output name
+        raise ValueError(f"no output status {value!r}")
+    return cast(InvoiceStatus, value)
+
+
+def _item_outcome(
+    item: PlannedItem, done: Mapping[str, AppliedChange], status: str, reason: str
+) -> tuple[str, str]:
+    """An included item's status and reason: the call's before applying; after, from its writes (a shared
+    one too: an expense whose customer could not be created failed with it)."""
+    if not done:
+        return status, reason
+    applied = [found for change in item.plan.writes if (found := done.get(_content(change))) is not None]
+    failures = [found for found in applied if found.outcome in ("failed", "skipped")]
+    if failures:
+        messages = [f.message for found in failures for f in found.findings]
+        messages += [found.error.for_agent() for found in failures if found.error is not None]
+        return "failed", "; ".join(dict.fromkeys(messages)) or reason
+    if any(found.wrote for found in applied):
+        return "applied", reason
+    return "unchanged", reason
+
+
+def _change_result(
+    change: Change,
+    applied: AppliedChange | None,
+    status: str | None,
+    reason: str | None,
+    figures: Mapping[str, Any],
+) -> ItemRecordResult:
+    if applied is None:
+        return ItemRecordResult(
+            entity=change.entity,
+            paymo_id=None if change.paymo_id is None else str(change.paymo_id),
+            qbo_id=change.qbo_id,
+            action="none" if change.writes else "skip",
+            detail=change.summary,
+            status=_status(status),
+            reason=reason,
+            **figures,
+        )
+    return ItemRecordResult(
+        entity=change.entity,
+        paymo_id=applied.paymo_id,
+        qbo_id=applied.qbo_id,
+        action=change.action if applied.outcome != "unchanged" else "skip",
+        detail=f"{applied.outcome}: {change.summary}",
+        status=_status(status),
+        reason=reason,
+        **figures,
+    )

@@ -22,6 +22,14 @@ from pydantic import Field
 
 from paymo_qb_mcp.domain.money import quantize
 from paymo_qb_mcp.errors import PaymoQbError
+from paymo_qb_mcp.server.arguments import (
+    DAY_RANGE,
+    MAX_SELECTED_IDS,
+    ApprovalIdText,
+    Day,
+    PaymoId,
+    QboId,
+)
 from paymo_qb_mcp.server.governance import (
     Approval,
     NoQuestion,
@@ -37,6 +45,7 @@ from paymo_qb_mcp.server.outputs import (
     CustomerRefOut,
     InvoiceRecordResult,
     InvoiceSyncResult,
+    SelectionWriteResult,
     WriteResult,
 )
 from paymo_qb_mcp.server.reports import ReconciliationOut, SyncStatusOut, reconciliation_out, status_out
@@ -44,26 +53,31 @@ from paymo_qb_mcp.server.reports import ReconciliationOut, SyncStatusOut, reconc
 if TYPE_CHECKING:
     from paymo_qb_mcp.domain.plan import Plan
     from paymo_qb_mcp.sync.executor import ApplyOutcome
+    from paymo_qb_mcp.sync.items import ItemizedPlan
 
 __all__ = ["MAX_SELECTED_IDS", "TOOL_NAMES", "register_tools"]
 
-# The sync core's bound on a list of invoice ids (``sync.invoices.selection.MAX_SELECTED_IDS``), written
-# out so that declaring the tool does not import the sync core; a test checks that the two agree.
-MAX_SELECTED_IDS: Final = 5000
+# Every argument's bounds are declared here, from `server.arguments` (ids, lengths, list sizes, dates), so
+# clients see them in the input schemas and the SDK refuses what is out of bounds before a tool runs.
 
 DryRun = Annotated[
     bool,
     Field(description="true: only plan and return the changes; nothing is written and no approval is asked."),
 ]
 ApprovalId = Annotated[
-    str | None,
+    ApprovalIdText | None,
     Field(
-        description="The id of an approval a human gave out of band (`paymo-qb-mcp approve ID`). Pass it "
-        "only when a previous call returned pending_approval and the human says it is approved."
+        description="The id of an approval a human gave out of band (`paymo-qb-mcp approve ID`, an id such "
+        "as apr_7K2M9Q). Pass it only when a previous call returned pending_approval and the human says it "
+        "is approved."
     ),
 ]
-DateFrom = Annotated[dt.date, Field(description="First day of the period (YYYY-MM-DD), inclusive.")]
-DateTo = Annotated[dt.date, Field(description="Last day of the period (YYYY-MM-DD), inclusive.")]
+DateFrom = Annotated[Day, Field(description=f"First day of the period (YYYY-MM-DD, {DAY_RANGE}), inclusive.")]
+DateTo = Annotated[Day, Field(description=f"Last day of the period (YYYY-MM-DD, {DAY_RANGE}), inclusive.")]
+# The groupings aggregate_time knows, and a list of them at most that long.
+MAX_GROUPINGS: Final = 4
+# The Paymo invoice statuses, and a list of them at most that long.
+MAX_STATUSES: Final = 5
 
 # Writes are safe to repeat: a re-sync never duplicates (idempotent).
 WRITE_HINTS: dict[str, bool] = {
@@ -106,6 +120,32 @@ def _tool_error(error: PaymoQbError) -> ToolError:
     return ToolError(error.for_agent())
 
 
+async def _prepare_set(
+    ctx: Context,
+    tool: str,
+    arguments: dict[str, Any],
+    planner: "Callable[[], Awaitable[ItemizedPlan]]",
+) -> Prepared:
+    """A tool over a set (payments, expenses, time): planned item by item, decided per item, combined."""
+    from paymo_qb_mcp.server.selection import prepare_items
+
+    return await prepare_items(ctx, tool, arguments, planner)
+
+
+async def _run_set(ctx: Context, prepared: Prepared, confirmation: Any) -> SelectionWriteResult:
+    """The body of a tool over a set: the common result, with ``results`` item by item."""
+    combined = prepared.extra["selection"]
+
+    def fields(outcome: "ApplyOutcome | None", base: dict[str, Any]) -> dict[str, Any]:
+        from paymo_qb_mcp.server.selection import item_results
+
+        return {"results": item_results(combined, outcome, str(base["status"]))}
+
+    result = await run_write(ctx, prepared, confirmation, SelectionWriteResult, fields)
+    assert isinstance(result, SelectionWriteResult)
+    return result
+
+
 # --- find_client_match ------------------------------------------------------------------------
 
 
@@ -145,7 +185,7 @@ async def plan_find_client_match(
 
 
 async def find_client_match(
-    paymo_client_id: Annotated[int, Field(description="The Paymo client id.", ge=1)],
+    paymo_client_id: Annotated[PaymoId, Field(description="The Paymo client id.")],
     prepared: Annotated[Prepared, Resolve(plan_find_client_match)],
     confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_find_client_match))],
     ctx: Context,
@@ -157,7 +197,7 @@ async def find_client_match(
         bool, Field(description="Also update the linked customer's e-mail, phone and address from Paymo.")
     ] = False,
     qbo_customer_id: Annotated[
-        str | None,
+        QboId | None,
         Field(
             description="Link to this QuickBooks customer id — only when the human chose it, e.g. among "
             "the candidates of an ambiguous result."
@@ -270,9 +310,9 @@ async def sync_invoice(
     prepared: Annotated[Prepared, Resolve(plan_sync_invoice)],
     confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_sync_invoice))],
     ctx: Context,
-    paymo_invoice_id: Annotated[int | None, Field(description="One Paymo invoice id.", ge=1)] = None,
+    paymo_invoice_id: Annotated[PaymoId | None, Field(description="One Paymo invoice id.")] = None,
     paymo_invoice_ids: Annotated[
-        list[Annotated[int, Field(ge=1)]] | None,
+        list[PaymoId] | None,
         Field(
             description="Or: several Paymo invoice ids, planned and approved as one plan.",
             min_length=1,
@@ -280,16 +320,19 @@ async def sync_invoice(
         ),
     ] = None,
     date_from: Annotated[
-        dt.date | None,
-        Field(description="Or: every Paymo invoice dated from this day (YYYY-MM-DD, inclusive)..."),
+        Day | None,
+        Field(
+            description=f"Or: every Paymo invoice dated from this day (YYYY-MM-DD, {DAY_RANGE}, inclusive)..."
+        ),
     ] = None,
-    date_to: Annotated[dt.date | None, Field(description="...to this day (inclusive), as one plan.")] = None,
+    date_to: Annotated[Day | None, Field(description="...to this day (inclusive), as one plan.")] = None,
     statuses: Annotated[
         list[InvoiceStatusName] | None,
         Field(
             description="With a period: the Paymo statuses to take (default sent, viewed, paid and void: "
             "drafts are not billed yet).",
             min_length=1,
+            max_length=MAX_STATUSES,
         ),
     ] = None,
     dry_run: DryRun = False,
@@ -359,13 +402,12 @@ async def plan_mark_paid(
         )
     service = (await runtime_of(ctx)).service
 
-    async def planner() -> "tuple[Plan, dict[str, Any]]":
-        plan = await service.plan_payments(
+    async def planner() -> "ItemizedPlan":
+        return await service.plan_payment_items(
             paymo_invoice_id=paymo_invoice_id, since=since, direction=direction
         )
-        return plan, {}
 
-    return await prepare(
+    return await _prepare_set(
         ctx,
         "mark_paid",
         {
@@ -384,10 +426,11 @@ async def mark_paid(
     confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_mark_paid))],
     ctx: Context,
     paymo_invoice_id: Annotated[
-        int | None, Field(description="One Paymo invoice (already synced to QuickBooks).")
+        PaymoId | None, Field(description="One Paymo invoice (already synced to QuickBooks).")
     ] = None,
     since: Annotated[
-        dt.date | None, Field(description="Or: every synced invoice with payments on/after this date.")
+        Day | None,
+        Field(description=f"Or: every synced invoice with payments on/after this date ({DAY_RANGE})."),
     ] = None,
     direction: Annotated[
         Direction,
@@ -398,14 +441,18 @@ async def mark_paid(
     ] = "both",
     dry_run: DryRun = False,
     approval_id: ApprovalId = None,
-) -> WriteResult:
+) -> SelectionWriteResult:
     """Record payments on both sides so Paymo and QuickBooks agree on what is paid.
 
     Partial payments, several payments per invoice and one QuickBooks payment across several
     invoices are handled; a payment is never recorded twice, and a payment this server wrote is
-    never copied back to the side it came from.
+    never copied back to the side it came from. policies.yaml decides per invoice (its payments'
+    amounts, currency and dates; invoices one QuickBooks payment pays together go together): invoices
+    it denies or a guard blocks are listed in results and left out, the rest is one plan a human
+    approves once when any of it needs approval. Each entry of results carries its invoice's key,
+    status, reason and total.
     """
-    return await run_write(ctx, prepared, confirmation, WriteResult)
+    return await _run_set(ctx, prepared, confirmation)
 
 
 # --- push_expenses ----------------------------------------------------------------------------
@@ -425,11 +472,10 @@ async def plan_push_expenses(
         raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
     service = (await runtime_of(ctx)).service
 
-    async def planner() -> "tuple[Plan, dict[str, Any]]":
-        plan = await service.plan_expenses(expense_ids=expense_ids, date_from=date_from, date_to=date_to)
-        return plan, {}
+    async def planner() -> "ItemizedPlan":
+        return await service.plan_expense_items(expense_ids=expense_ids, date_from=date_from, date_to=date_to)
 
-    return await prepare(
+    return await _prepare_set(
         ctx,
         "push_expenses",
         {
@@ -447,19 +493,27 @@ async def push_expenses(
     prepared: Annotated[Prepared, Resolve(plan_push_expenses)],
     confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_push_expenses))],
     ctx: Context,
-    expense_ids: Annotated[list[int] | None, Field(description="Paymo expense ids to push.")] = None,
-    date_from: Annotated[dt.date | None, Field(description="Or: expenses dated from this day...")] = None,
-    date_to: Annotated[dt.date | None, Field(description="...to this day, inclusive.")] = None,
+    expense_ids: Annotated[
+        list[PaymoId] | None,
+        Field(description="Paymo expense ids to push.", min_length=1, max_length=MAX_SELECTED_IDS),
+    ] = None,
+    date_from: Annotated[
+        Day | None, Field(description=f"Or: expenses dated from this day ({DAY_RANGE})...")
+    ] = None,
+    date_to: Annotated[Day | None, Field(description="...to this day, inclusive.")] = None,
     dry_run: DryRun = False,
     approval_id: ApprovalId = None,
-) -> WriteResult:
+) -> SelectionWriteResult:
     """Push Paymo expenses to QuickBooks Online as Purchases or Bills (per policies.yaml mappings).
 
     Each expense maps to an expense account by its Paymo tags, is linked to the client's customer
     and carries the receipt reference; foreign-currency expenses carry an exchange rate. Each
-    expense is pushed once, however often this runs.
+    expense is pushed once, however often this runs. policies.yaml decides per expense (its own
+    amount, currency and date): expenses it denies or a guard blocks are listed in results and left
+    out, the rest is one plan a human approves once when any of it needs approval; a missing mapping
+    blocks them all. Each entry of results carries its expense's key, status, reason and total.
     """
-    return await run_write(ctx, prepared, confirmation, WriteResult)
+    return await _run_set(ctx, prepared, confirmation)
 
 
 # --- aggregate_time ---------------------------------------------------------------------------
@@ -481,11 +535,12 @@ async def plan_aggregate_time(
         raise ToolError(f"INPUT: date_from {date_from} is after date_to {date_to}")
     service = (await runtime_of(ctx)).service
 
-    async def planner() -> "tuple[Plan, dict[str, Any]]":
-        plan = await service.plan_time(date_from=date_from, date_to=date_to, group_by=group_by, target=target)
-        return plan, {}
+    async def planner() -> "ItemizedPlan":
+        return await service.plan_time_items(
+            date_from=date_from, date_to=date_to, group_by=group_by, target=target
+        )
 
-    return await prepare(
+    return await _prepare_set(
         ctx,
         "aggregate_time",
         {
@@ -508,7 +563,10 @@ async def aggregate_time(
     ctx: Context,
     group_by: Annotated[
         list[GroupBy],
-        Field(description="How to group billable hours: client and project, optionally task/user."),
+        Field(
+            description="How to group billable hours: client and project, optionally task/user.",
+            max_length=MAX_GROUPINGS,
+        ),
     ] = ["client", "project"],  # noqa: B006 - pydantic copies defaults; the schema shows it
     target: Annotated[
         TimeTarget,
@@ -518,14 +576,19 @@ async def aggregate_time(
     ] = "time_activity",
     dry_run: DryRun = False,
     approval_id: ApprovalId = None,
-) -> WriteResult:
+) -> SelectionWriteResult:
     """Push billable, not-yet-billed Paymo time for a period to QuickBooks, grouped by client/project.
 
     Hours are summed per group in seconds and rounded once to hundredths of an hour (half-up). An
     entry is never pushed twice, even when periods overlap between runs; time added to an entry after
     it was pushed is pushed once as an adjustment, and time taken off is reported, never undone.
+    policies.yaml decides per group (per client's draft invoice with invoice_lines): groups it denies
+    or a guard blocks (say, a person with no QuickBooks employee) are listed in results and left out,
+    the rest is one plan a human approves once when any of it needs approval; a missing mapping or an
+    unfinished earlier push blocks them all. Each entry of results carries its group's key, status,
+    reason and total.
     """
-    return await run_write(ctx, prepared, confirmation, WriteResult)
+    return await _run_set(ctx, prepared, confirmation)
 
 
 # --- create_po_from_budget --------------------------------------------------------------------
@@ -551,7 +614,7 @@ async def plan_create_po_from_budget(
 
 
 async def create_po_from_budget(
-    paymo_project_id: Annotated[int, Field(description="The Paymo project with a budget.", ge=1)],
+    paymo_project_id: Annotated[PaymoId, Field(description="The Paymo project with a budget.")],
     prepared: Annotated[Prepared, Resolve(plan_create_po_from_budget)],
     confirmation: Annotated[
         ElicitationResult[Approval], Resolve(_confirm_resolver(plan_create_po_from_budget))

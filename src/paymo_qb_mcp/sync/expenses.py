@@ -30,6 +30,10 @@ Choices worth knowing:
   expense's currency, the payee is the client's customer (already in that currency, and the party
   the expense is re-billed to); with neither, the expense is blocked with what to map.
 
+Item by item (``plan_expense_items``, what ``push_expenses`` decides on): each expense is an item
+carrying its customer's changes and its own findings, so one blocked expense is left out alone; the
+target and the expense-account mappings are the run's.
+
 Ledger kind ``expense`` links Paymo expense id → QBO Purchase/Bill Id; the content hash covers the
 Paymo expense and the target type, so an unchanged expense is a ``skip`` and a changed one a sparse
 update against the current SyncToken (put to a human when it would overwrite what someone changed in
@@ -49,8 +53,8 @@ from typing import Any, Final, Literal, TypeVar
 
 from paymo_qb_mcp.config.policy import QboRef
 from paymo_qb_mcp.domain.keys import add_marker, content_hash, marker
-from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
-from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
+from paymo_qb_mcp.domain.money import normalize_currency, quantize
+from paymo_qb_mcp.domain.plan import Change, Finding, FindingList, Plan
 from paymo_qb_mcp.errors import ConfigError, InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
 from paymo_qb_mcp.paymo.where import ge, in_, le
@@ -60,6 +64,7 @@ from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice
 from paymo_qb_mcp.sync.invoices import exchange_rate_or_block
+from paymo_qb_mcp.sync.items import ItemDraft, ItemizedPlan, PlannedItem
 from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 
 __all__ = [
@@ -67,6 +72,7 @@ __all__ = [
     "EXPENSE_TOOL",
     "active_record",
     "expense_content_hash",
+    "plan_expense_items",
     "plan_expenses",
 ]
 
@@ -158,20 +164,39 @@ class _Target:
     vendor_currency: str | None
 
 
+# An expense account looked up, and what its lookup found wrong.
+_Lookup = tuple[qbo_models.Account | None, tuple[Finding, ...]]
+
+
 @dataclass
 class _Run:
-    """State shared by the expenses of one plan."""
+    """State shared by the expenses of one plan; ``item`` is the expense being planned (its changes,
+    findings and totals)."""
 
     ctx: SyncContext
     facts: CompanyFacts
     target: _Target
-    findings: FindingList
-    changes: list[Change] = field(default_factory=list)
-    totals: dict[str, Decimal] = field(default_factory=dict)
-    accounts: dict[tuple[str, str], qbo_models.Account | None] = field(default_factory=dict)
+    item: ItemDraft
+    accounts: dict[tuple[str | None, str | None, str], _Lookup] = field(default_factory=dict)
     customers: dict[tuple[int, str], CustomerResolution] = field(default_factory=dict)
-    customer_changes: set[tuple[str | None, str | int | None, str]] = field(default_factory=set)
     rates: dict[tuple[str, dt.date], Decimal | None] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> FindingList:
+        return self.item.findings
+
+    @property
+    def changes(self) -> list[Change]:
+        return self.item.changes
+
+
+@dataclass
+class _Planned:
+    """The run's own findings (selection, target), each expense's draft, and the ids Paymo lacks."""
+
+    common: FindingList
+    items: list[ItemDraft]
+    missing: list[int]
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,14 +216,91 @@ async def plan_expenses(
     Select by ``expense_ids``, or by expense date (``date_from``/``date_to``, inclusive, either
     optional); with neither, every expense is considered. Never pushed → create (after the
     customer's create or link when needed); pushed and unchanged → skip; changed in Paymo → one
-    sparse update. A blocker on any expense blocks the plan: narrow it with ``expense_ids``.
+    sparse update. A blocker on any expense blocks this plan: ``plan_expense_items`` plans each expense
+    on its own, so that the others can go ahead.
     """
+    planned = await _plan(ctx, expense_ids, date_from, date_to)
+    common = FindingList(planned.common)
+    if planned.missing and date_from is None and date_to is None:
+        common.insert(0, _not_found(planned.missing))
+    items = [draft.build(EXPENSE_TOOL) for draft in planned.items]
+    itemized = ItemizedPlan(EXPENSE_TOOL, "", tuple(items), Plan.build(EXPENSE_TOOL, [], findings=common))
+    return itemized.merged()
+
+
+async def plan_expense_items(
+    ctx: SyncContext,
+    *,
+    expense_ids: Sequence[int] | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> ItemizedPlan:
+    """``plan_expenses`` expense by expense: each expense one item (``paymo:expense:<id>``) with its
+    customer's changes and its own findings, an id Paymo lacks a blocked item of its own; the missing
+    mappings and an unusable paying account or vendor stay the run's (they block every expense)."""
+    planned = await _plan(ctx, expense_ids, date_from, date_to)
+    common = FindingList(planned.common)
+    items: list[PlannedItem] = []
+    if date_from is None and date_to is None:
+        for missing in planned.missing:
+            items.append(
+                PlannedItem(
+                    key=_record(missing),
+                    kind="expense",
+                    label=f"Paymo expense {missing}",
+                    plan=Plan.build(EXPENSE_TOOL, [], findings=[_not_found([missing])]),
+                )
+            )
+    items += [draft.build(EXPENSE_TOOL, common) for draft in planned.items]
+    items.sort(key=lambda item: int(item.paymo_id))
+    return ItemizedPlan(
+        tool=EXPENSE_TOOL,
+        description=_describe_selection(expense_ids, date_from, date_to),
+        items=tuple(items),
+        common=Plan.build(EXPENSE_TOOL, [], findings=common),
+        noun="expense",
+        nouns="expenses",
+    )
+
+
+def _describe_selection(
+    expense_ids: Sequence[int] | None, date_from: dt.date | None, date_to: dt.date | None
+) -> str:
+    if expense_ids is not None:
+        count = len(set(expense_ids))
+        text = f"{count} Paymo expense{'' if count == 1 else 's'} chosen by id"
+        if date_from is not None or date_to is not None:
+            text += f", dated {date_from or '…'} to {date_to or '…'}"
+        return text
+    if date_from is None and date_to is None:
+        return "every Paymo expense"
+    return f"Paymo expenses dated {date_from or '…'} to {date_to or '…'}"
+
+
+def _record(expense_id: int) -> str:
+    return f"paymo:expense:{expense_id}"
+
+
+def _not_found(missing: Sequence[int]) -> Finding:
+    return Finding(
+        severity="blocker",
+        code="NOT_FOUND",
+        message=f"Paymo has no expense with id {', '.join(str(n) for n in missing)}",
+    )
+
+
+async def _plan(
+    ctx: SyncContext,
+    expense_ids: Sequence[int] | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> _Planned:
     if date_from is not None and date_to is not None and date_to < date_from:
         raise InputError(f"date_to {date_to} is before date_from {date_from}", field_name="date_to")
     findings = FindingList()
-    expenses = await _load_expenses(ctx, expense_ids, date_from, date_to, findings)
+    expenses, missing = await _load_expenses(ctx, expense_ids, date_from, date_to)
     if not expenses:
-        return Plan.build(EXPENSE_TOOL, [], findings=findings)
+        return _Planned(findings, [], missing)
     facts = await ctx.facts()
     target = await _resolve_target(ctx, facts, findings)
     if target is None or ctx.mappings.expense_accounts is None:
@@ -208,11 +310,22 @@ async def plan_expenses(
                 "policies.yaml has no mappings.expense_accounts: add the Paymo tag → QuickBooks expense "
                 "account mapping (with a default) before pushing expenses",
             )
-        return Plan.build(EXPENSE_TOOL, [], findings=findings)
-    run = _Run(ctx=ctx, facts=facts, target=target, findings=findings)
+        return _Planned(findings, [], missing)
+    drafts: list[ItemDraft] = []
+    run: _Run | None = None
     for expense in expenses:
+        draft = ItemDraft(key=_record(expense.id), kind="expense", label=f"Paymo expense {_label(expense)}")
+        try:
+            draft.currency = normalize_currency(expense.currency or "")
+            draft.total = quantize(expense.amount, draft.currency) if expense.amount is not None else None
+        except InputError:
+            draft.currency = None
+        if run is None:
+            run = _Run(ctx=ctx, facts=facts, target=target, item=draft)
+        run.item = draft
         await _plan_expense(run, expense)
-    return Plan.build(EXPENSE_TOOL, run.changes, findings=run.findings, totals=run.totals)
+        drafts.append(draft)
+    return _Planned(findings, drafts, missing)
 
 
 async def _load_expenses(
@@ -220,27 +333,23 @@ async def _load_expenses(
     expense_ids: Sequence[int] | None,
     date_from: dt.date | None,
     date_to: dt.date | None,
-    findings: FindingList,
-) -> list[paymo_models.Expense]:
+) -> tuple[list[paymo_models.Expense], list[int]]:
+    """The selected expenses (by id), and the ids asked for that Paymo does not have."""
     conditions = []
     if expense_ids is not None:
         wanted = sorted(set(expense_ids))
         if not wanted:
-            return []
+            return [], []
         conditions.append(in_("id", wanted))
     if date_from is not None:
         conditions.append(ge("date", date_from))
     if date_to is not None:
         conditions.append(le("date", date_to))
     expenses = await ctx.paymo.list_expenses(where=conditions or None, include=("project",))
+    missing: list[int] = []
     if expense_ids is not None:
         missing = sorted(set(expense_ids) - {expense.id for expense in expenses})
-        if missing and date_from is None and date_to is None:
-            findings.block(
-                "NOT_FOUND",
-                f"Paymo has no expense with id {', '.join(str(n) for n in missing)}",
-            )
-    return sorted(expenses, key=lambda expense: expense.id)
+    return sorted(expenses, key=lambda expense: expense.id), missing
 
 
 async def _resolve_target(ctx: SyncContext, facts: CompanyFacts, findings: FindingList) -> _Target | None:
@@ -365,14 +474,11 @@ async def _plan_expense(run: _Run, expense: paymo_models.Expense) -> None:
         if updated is None:
             return
         change = updated
-    # The customer's create or link goes first, once per plan, and only with a change that needs it.
-    for customer_change in built.customer.changes:
-        identity = (customer_change.link_kind, customer_change.paymo_id, customer_change.action)
-        if identity not in run.customer_changes:
-            run.customer_changes.add(identity)
-            run.changes.append(customer_change)
+    # The customer's create or link goes first, and only with a change that needs it (each expense
+    # carries it; one plan of several writes it once).
+    run.item.add_once(built.customer.changes)
     run.changes.append(change)
-    run.totals[built.currency] = run.totals.get(built.currency, ZERO) + built.amount
+    run.item.add_total(built.currency, built.amount)
 
 
 def _label(expense: paymo_models.Expense) -> str:
@@ -515,20 +621,9 @@ async def _build(run: _Run, expense: paymo_models.Expense, record: str) -> _Buil
         findings.block("NO_CLIENT", f"Paymo expense {expense.id} has no client", record)
         return None
 
-    assert ctx.mappings.expense_accounts is not None  # checked by the caller
-    account_ref = ctx.mappings.expense_accounts.account_for(expense.tags)
-    account = await active_record(
-        ctx,
-        qbo_models.Account,
-        account_ref,
-        purpose=f"the expense account for tags {expense.tags or '[]'}",
-        findings=findings,
-        cache=run.accounts,
-    )
+    account = await _account(run, expense)
     customer = await _customer(run, expense.client_id, currency)
-    for finding in customer.findings:
-        if finding not in findings:  # a client's findings once, however many of its expenses there are
-            findings.append(finding)
+    run.item.add_findings(customer.findings)
     rate: Decimal | None = None
     if foreign:
         rate = await exchange_rate_or_block(
@@ -594,6 +689,22 @@ async def _build(run: _Run, expense: paymo_models.Expense, record: str) -> _Buil
         billable_status=billable_status,
         customer=customer,
     )
+
+
+async def _account(run: _Run, expense: paymo_models.Expense) -> qbo_models.Account | None:
+    """The expense account the expense's tags map to, looked up once per mapping and purpose; what the
+    lookup found wrong (an inactive account) is each of those expenses' finding."""
+    assert run.ctx.mappings.expense_accounts is not None  # checked by the caller
+    ref = run.ctx.mappings.expense_accounts.account_for(expense.tags)
+    purpose = f"the expense account for tags {expense.tags or '[]'}"
+    key = (ref.id, ref.name, purpose)
+    if key not in run.accounts:
+        found = FindingList()
+        account = await active_record(run.ctx, qbo_models.Account, ref, purpose=purpose, findings=found)
+        run.accounts[key] = (account, tuple(found))
+    account, findings = run.accounts[key]
+    run.item.add_findings(findings)
+    return account
 
 
 async def _customer(run: _Run, client_id: int, currency: str) -> CustomerResolution:

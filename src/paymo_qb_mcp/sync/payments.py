@@ -12,6 +12,9 @@ other side lacks, and nothing twice:
   voided, or already recorded (done-key ``"<qbo payment id>:<qbo invoice id>"`` under
   ``payment_to_paymo``).
 
+Item by item (``plan_payment_items``, what ``mark_paid`` decides on): each synced invoice's payments are
+an item, and invoices one QBO payment pays together are one item, so that its copies go together.
+
 An amount that would exceed the target invoice's open balance is reported as a finding, never written:
 the two systems then disagree about what was paid, which a human has to settle. A Paymo payment and a
 QBO payment with the same amount and date on the same invoice are taken to be one receipt entered on
@@ -34,6 +37,7 @@ from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
 from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
 from paymo_qb_mcp.errors import InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.paymo.client import LARGEST_PAGE_SIZE
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.quickbooks import models as qbo_models
@@ -42,6 +46,7 @@ from paymo_qb_mcp.quickbooks.query import ge, in_
 from paymo_qb_mcp.store.ledger import Link
 from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.invoices import INVOICE_LINK_KIND, exchange_rate
+from paymo_qb_mcp.sync.items import ItemDraft, ItemizedPlan, PlannedItem, merge_items
 from paymo_qb_mcp.sync.qbo_edits import guard_overwrite
 
 __all__ = [
@@ -53,6 +58,7 @@ __all__ = [
     "applications",
     "payment_done_key",
     "paymo_payment_ids_in_note",
+    "plan_payment_items",
     "plan_payments",
     "qbo_id_order",
     "qbo_payment_ids_in_note",
@@ -807,7 +813,9 @@ async def _synced_invoices(
             f"paymo:invoice:{missing}",
         )
     # Invoices with payments in scope that were never synced: say so rather than skip them silently.
-    payments = await ctx.paymo.list_invoice_payments(where=paymo_ge("date", since) if since else None)
+    payments = await ctx.paymo.list_invoice_payments(
+        where=paymo_ge("date", since) if since else None, page_size=LARGEST_PAGE_SIZE
+    )
     unsynced = sorted(
         {p.invoice_id for p in payments if p.invoice_id is not None and p.invoice_id not in links}
     )
@@ -889,16 +897,71 @@ async def plan_payments(
     """Plan the payments each side lacks for one synced invoice, or for every synced invoice.
 
     ``since`` keeps payments dated on or after it; ``direction`` limits the copy to one way. Writes
-    nothing: apply the plan with ``Executor``/``SyncService.apply``.
+    nothing: apply the plan with ``Executor``/``SyncService.apply``. A blocker on any invoice blocks this
+    plan: ``plan_payment_items`` plans each invoice's payments on their own.
     """
+    run = await _plan_run(ctx, paymo_invoice_id=paymo_invoice_id, since=since, direction=direction)
+    drafts = [draft.build(TOOL) for _synced, draft in run.invoices]
+    return merge_items(TOOL, [], run.common, drafts, once=None)
+
+
+async def plan_payment_items(
+    ctx: SyncContext,
+    *,
+    paymo_invoice_id: int | None = None,
+    since: dt.date | None = None,
+    direction: Direction = "both",
+) -> ItemizedPlan:
+    """``plan_payments`` invoice by invoice: each synced invoice with something to say is an item
+    (``paymo:invoice:<id>``) holding its payments both ways, and invoices one QuickBooks payment pays
+    together are one item (its copies to Paymo go together or not at all). What concerns no one
+    invoice (an invoice not synced, one Paymo no longer has) is the run's."""
+    run = await _plan_run(ctx, paymo_invoice_id=paymo_invoice_id, since=since, direction=direction)
+    common = FindingList(run.common)
+    items: list[PlannedItem] = []
+    for members in _paid_together(run):
+        draft = _joined(members)
+        if draft.changes or draft.findings:
+            items.append(draft.build(TOOL, common))
+    if paymo_invoice_id is not None:
+        description = f"the payments of Paymo invoice {paymo_invoice_id}"
+    else:
+        description = "the payments of every synced invoice" + (f" since {since}" if since else "")
+    if direction != "both":
+        description += f" ({direction.replace('_', ' ')})"
+    return ItemizedPlan(
+        tool=TOOL,
+        description=description,
+        items=tuple(items),
+        common=Plan.build(TOOL, [], findings=common),
+        noun="invoice with payments",
+        nouns="invoices with payments",
+    )
+
+
+@dataclass
+class _Run:
+    """The run's own findings, each synced invoice with the draft of its payments, and the QBO payments."""
+
+    common: FindingList
+    invoices: list[tuple[_SyncedInvoice, ItemDraft]]
+    qbo_payments: list[qbo_models.Payment]
+    planner: _Planner
+
+
+async def _plan_run(
+    ctx: SyncContext, *, paymo_invoice_id: int | None, since: dt.date | None, direction: Direction
+) -> _Run:
     if direction not in _DIRECTIONS:
         raise InputError(
             f"direction must be one of {sorted(_DIRECTIONS)}, not {direction!r}", field_name="direction"
         )
     facts = await ctx.facts()
-    findings = FindingList()
-    invoices = await _synced_invoices(ctx, paymo_invoice_id, since, findings)
-    planner = _Planner(ctx, facts, since, direction, findings=findings)
+    common = FindingList()
+    invoices = await _synced_invoices(ctx, paymo_invoice_id, since, common)
+    planner = _Planner(ctx, facts, since, direction)
+    drafts: list[tuple[_SyncedInvoice, ItemDraft]] = []
+    qbo_payments: list[qbo_models.Payment] = []
     if invoices:
         await _attach_qbo_invoices(ctx, invoices)
         present = [synced.qbo for synced in invoices if synced.qbo is not None]
@@ -913,5 +976,65 @@ async def plan_payments(
                 by_customer.setdefault(payment.CustomerRef.value, []).append(payment)
         for synced in invoices:
             customer = synced.qbo.CustomerRef.value if synced.qbo and synced.qbo.CustomerRef else ""
+            draft = ItemDraft(
+                key=synced.record,
+                kind="invoice_payments",
+                label=f"the payments of Paymo invoice {synced.number}",
+                currency=_currency_or_none(synced),
+            )
+            # The planner writes into this invoice's draft while it plans it.
+            planner.changes, planner.findings, planner.totals = draft.changes, draft.findings, draft.totals
             await planner.invoice(synced, by_customer.get(customer, []))
-    return Plan.build(TOOL, planner.changes, findings=planner.findings, totals=planner.totals)
+            drafts.append((synced, draft))
+    return _Run(common=common, invoices=drafts, qbo_payments=qbo_payments, planner=planner)
+
+
+def _currency_or_none(synced: _SyncedInvoice) -> str | None:
+    try:
+        return synced.currency
+    except InputError:
+        return None
+
+
+def _paid_together(run: _Run) -> list[list[tuple[_SyncedInvoice, ItemDraft]]]:
+    """The invoices as groups that go together: those one QuickBooks payment (in scope, not void) pays
+    between them are one group; every other invoice is a group of its own. In the invoices' order."""
+    index = {synced.qbo.Id: n for n, (synced, _) in enumerate(run.invoices) if synced.qbo and synced.qbo.Id}
+    parent = list(range(len(run.invoices)))
+
+    def root(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for payment in run.qbo_payments:
+        if is_voided(payment) or not run.planner.in_scope(payment.TxnDate):
+            continue
+        paid = sorted({index[qbo_id] for qbo_id in applications(payment) if qbo_id in index})
+        for other in paid[1:]:
+            parent[root(other)] = root(paid[0])
+    groups: dict[int, list[tuple[_SyncedInvoice, ItemDraft]]] = {}
+    for n, member in enumerate(run.invoices):
+        groups.setdefault(root(n), []).append(member)
+    return list(groups.values())
+
+
+def _joined(members: Sequence[tuple[_SyncedInvoice, ItemDraft]]) -> ItemDraft:
+    """One draft of invoices paid together (or the one invoice's own)."""
+    if len(members) == 1:
+        return members[0][1]
+    numbers = ", ".join(synced.number for synced, _ in members)
+    currencies = {draft.currency for _, draft in members}
+    joined = ItemDraft(
+        key=members[0][1].key,
+        kind="invoice_payments",
+        label=f"the payments of Paymo invoices {numbers} (one QuickBooks payment pays them together)",
+        currency=currencies.pop() if len(currencies) == 1 else None,
+    )
+    for _, draft in members:
+        joined.changes.extend(draft.changes)
+        joined.add_findings(draft.findings)
+        for currency, amount in draft.totals.items():
+            joined.add_total(currency, amount)
+    return joined

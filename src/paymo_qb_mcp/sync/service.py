@@ -10,7 +10,7 @@ from paymo_qb_mcp.sync.budgets import BudgetKind, plan_budget
 from paymo_qb_mcp.sync.context import SyncContext
 from paymo_qb_mcp.sync.customers import ClientMatchPlan, plan_client_match
 from paymo_qb_mcp.sync.executor import ApplyOutcome, Executor, Progress
-from paymo_qb_mcp.sync.expenses import plan_expenses
+from paymo_qb_mcp.sync.expenses import plan_expense_items, plan_expenses
 from paymo_qb_mcp.sync.invoices import (
     InvoicePlan,
     InvoiceSelection,
@@ -18,10 +18,11 @@ from paymo_qb_mcp.sync.invoices import (
     plan_invoice,
     plan_invoice_selection,
 )
-from paymo_qb_mcp.sync.payments import Direction, plan_payments
+from paymo_qb_mcp.sync.items import ItemizedPlan
+from paymo_qb_mcp.sync.payments import Direction, plan_payment_items, plan_payments
 from paymo_qb_mcp.sync.reconcile import reconciliation_report
 from paymo_qb_mcp.sync.reports import LinkCount, ReconciliationReport, SyncStatus
-from paymo_qb_mcp.sync.timesheets import GroupBy, TimeTarget, plan_time
+from paymo_qb_mcp.sync.timesheets import GroupBy, TimeTarget, plan_time, plan_time_items
 from paymo_qb_mcp.sync.writes import WriteObserver
 
 __all__ = ["SyncService"]
@@ -103,6 +104,19 @@ class SyncService:
                 self.ctx, paymo_invoice_id=paymo_invoice_id, since=since, direction=direction
             )
 
+    async def plan_payment_items(
+        self,
+        *,
+        paymo_invoice_id: int | None = None,
+        since: dt.date | None = None,
+        direction: Direction = "both",
+    ) -> ItemizedPlan:
+        """``plan_payments`` with each invoice's payments (those one QBO payment joins: together) an item."""
+        with self.ctx.data.plan_scope():
+            return await plan_payment_items(
+                self.ctx, paymo_invoice_id=paymo_invoice_id, since=since, direction=direction
+            )
+
     async def reconciliation_report(self, *, date_from: dt.date, date_to: dt.date) -> ReconciliationReport:
         """What differs between the two systems for the period: invoices, payments, time, expenses."""
         with self.ctx.data.plan_scope():
@@ -121,6 +135,19 @@ class SyncService:
                 self.ctx, expense_ids=expense_ids, date_from=date_from, date_to=date_to
             )
 
+    async def plan_expense_items(
+        self,
+        *,
+        expense_ids: Sequence[int] | None = None,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+    ) -> ItemizedPlan:
+        """``plan_expenses`` with each expense an item of its own."""
+        with self.ctx.data.plan_scope():
+            return await plan_expense_items(
+                self.ctx, expense_ids=expense_ids, date_from=date_from, date_to=date_to
+            )
+
     async def plan_time(
         self,
         *,
@@ -132,6 +159,20 @@ class SyncService:
         """Plan the period's billable, unbilled Paymo time as QBO TimeActivities or draft invoice lines."""
         with self.ctx.data.plan_scope():
             return await plan_time(
+                self.ctx, date_from=date_from, date_to=date_to, group_by=group_by, target=target
+            )
+
+    async def plan_time_items(
+        self,
+        *,
+        date_from: dt.date,
+        date_to: dt.date,
+        group_by: Sequence[GroupBy] = ("client", "project"),
+        target: TimeTarget = "time_activity",
+    ) -> ItemizedPlan:
+        """``plan_time`` with each group (TimeActivity) or each client's draft invoice an item."""
+        with self.ctx.data.plan_scope():
+            return await plan_time_items(
                 self.ctx, date_from=date_from, date_to=date_to, group_by=group_by, target=target
             )
 

@@ -46,6 +46,12 @@ Targets:
   ``PrivateNote``. QBO has no draft status: the invoice is created unsent (``EmailStatus`` and
   ``PrintStatus`` NotSet) for a human to review.
 
+Item by item (``plan_time_items``, what ``aggregate_time`` decides on): each TimeActivity's group, or
+each client's draft invoice, is an item with its customer's and its person's changes and its own
+findings (a person without an employee leaves out their groups only; a group without a rate is an item
+of its own, or blocks its client's draft invoice); the mapped item, an unfinished push and the entries
+left out of every group are the run's.
+
 Also used by the budgets flow: ``client_billing`` (the currency and taxes a client is invoiced with)
 and ``sales_tax`` / ``expected_totals`` / ``tax_override`` (the QBO tax code of a sales line, what QBO
 will total, and — under US Automated Sales Tax — the ``TotalTax`` that makes QBO charge Paymo's tax, as
@@ -65,7 +71,7 @@ from paymo_qb_mcp.domain.keys import add_marker, content_hash, marker
 from paymo_qb_mcp.domain.matching import PaymoClientView, QboCustomerView, match_client
 from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize, round_half_up
 from paymo_qb_mcp.domain.paymo_totals import PaymoInvoiceHeader, PaymoInvoiceLine, compute_paymo_totals
-from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
+from paymo_qb_mcp.domain.plan import Change, Finding, FindingList, Plan
 from paymo_qb_mcp.domain.tax import (
     AST_NON_TAXABLE,
     AST_TAXABLE,
@@ -86,10 +92,12 @@ from paymo_qb_mcp.domain.timeagg import (
     changed_since_push,
     hours_from_seconds,
     local_date,
+    period_window,
     time_added_since_push,
 )
 from paymo_qb_mcp.errors import InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.paymo.client import LARGEST_PAGE_SIZE
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.paymo.where import time_interval
 from paymo_qb_mcp.quickbooks import models as qbo_models
@@ -99,6 +107,7 @@ from paymo_qb_mcp.sync.context import CompanyFacts, SyncContext
 from paymo_qb_mcp.sync.customers import CustomerResolution, customer_for_invoice, live_invoices
 from paymo_qb_mcp.sync.expenses import active_record
 from paymo_qb_mcp.sync.invoices import exchange_rate_or_block, qbo_tax_code
+from paymo_qb_mcp.sync.items import ItemDraft, ItemizedPlan
 
 __all__ = [
     "EMPLOYEE_LINK_KIND",
@@ -115,6 +124,7 @@ __all__ = [
     "expected_totals",
     "hourly_rate",
     "plan_time",
+    "plan_time_items",
     "pushed_time",
     "sales_tax",
     "tax_override",
@@ -363,9 +373,8 @@ async def _read_paymo(
 ) -> _PaymoSide:
     # Paymo matches time_interval in UTC (bulk entries as if at 00:00 UTC of their date); a day's
     # margin each side covers every time zone, and the aggregation keeps the exact local dates.
-    start = dt.datetime.combine(date_from - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    end = dt.datetime.combine(date_to + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
-    raw = await ctx.paymo.list_time_entries(where=time_interval(start, end))
+    start, end = period_window(date_from, date_to, dt.UTC, dt.timedelta(days=1))
+    raw = await ctx.paymo.list_time_entries(where=time_interval(start, end), page_size=LARGEST_PAGE_SIZE)
     projects = {
         p.id: p for p in await _by_ids((e.project_id for e in raw if e.project_id), ctx.paymo.list_projects)
     }
@@ -517,32 +526,60 @@ def _split_by_rate(
 # --------------------------------------------------------------------------------------------
 
 
+# A Paymo user's QBO person looked up: its Id, and the findings and changes (a link) the lookup made.
+_Worker = tuple[str | None, tuple[Finding, ...], tuple[Change, ...]]
+
+
 @dataclass
 class _Run:
+    """A plan of time being built: what concerns the whole run (``common``), and one draft per item — a
+    TimeActivity's group, or a client's draft invoice — where findings and changes go while it is planned."""
+
     ctx: SyncContext
     facts: CompanyFacts
     paymo: _PaymoSide
     date_from: dt.date
     date_to: dt.date
     target: TimeTarget
-    findings: FindingList = field(default_factory=FindingList)
-    changes: list[Change] = field(default_factory=list)
-    totals: dict[str, Decimal] = field(default_factory=dict)
+    common: ItemDraft = field(default_factory=lambda: ItemDraft(key="", kind="run", label="the run"))
+    items: list[ItemDraft] = field(default_factory=list)
+    scope: ItemDraft | None = None
     billing: dict[int, ClientBilling] = field(default_factory=dict)
     customers: dict[int, CustomerResolution] = field(default_factory=dict)
-    planned_once: set[tuple[str | None, str | int | None, str]] = field(default_factory=set)
-    workers: dict[int, str | None] = field(default_factory=dict)
+    workers: dict[int, _Worker] = field(default_factory=dict)
+    # Groups without an hourly rate: each blocks its own item.
+    rateless: list[TimeGroup] = field(default_factory=list)
+
+    @property
+    def current(self) -> ItemDraft:
+        return self.scope if self.scope is not None else self.common
+
+    @property
+    def findings(self) -> FindingList:
+        return self.current.findings
+
+    @property
+    def changes(self) -> list[Change]:
+        return self.current.changes
 
     def add_once(self, changes: Iterable[Change]) -> None:
-        """Changes several groups share (a customer's create or link, an employee link) go in once."""
-        for change in changes:
-            identity = (change.link_kind, change.paymo_id, change.action)
-            if identity not in self.planned_once:
-                self.planned_once.add(identity)
-                self.changes.append(change)
+        """Changes several groups share (a customer's create or link, an employee link) go in once per
+        item; one plan of many items writes them once."""
+        self.current.add_once(changes)
 
     def add_total(self, currency: str, amount: Decimal) -> None:
-        self.totals[currency] = self.totals.get(currency, ZERO) + amount
+        self.current.add_total(currency, amount)
+
+    def begin(self, draft: ItemDraft) -> None:
+        self.items.append(draft)
+        self.scope = draft
+
+    def end(self) -> None:
+        self.scope = None
+
+    @property
+    def all_changes(self) -> list[Change]:
+        return [change for draft in (self.common, *self.items) for change in draft.changes]
 
 
 async def plan_time(
@@ -558,7 +595,51 @@ async def plan_time(
     Client and project always group; ``task``/``user`` in ``group_by`` add themselves, and the
     ``time_activity`` target always adds ``user``. Entries left out are reported: already pushed as
     ``skip`` changes naming the QBO record, billed, non-billable, flat-priced or running as findings.
+    A blocker on any group blocks this plan: ``plan_time_items`` plans each group on its own.
     """
+    run = await _plan_run(ctx, date_from=date_from, date_to=date_to, group_by=group_by, target=target)
+    return _itemized(run).merged()
+
+
+async def plan_time_items(
+    ctx: SyncContext,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    group_by: Sequence[GroupBy] = ("client", "project"),
+    target: TimeTarget = "time_activity",
+) -> ItemizedPlan:
+    """``plan_time`` item by item: with ``time_activity`` each group (one TimeActivity) is an item, with
+    ``invoice_lines`` each client's draft invoice; an item carries its customer's and its person's changes
+    and its own findings. A missing or unusable mapping and an unfinished earlier push stay the run's
+    (they block every item); entries left out of every group are the run's skips and findings."""
+    run = await _plan_run(ctx, date_from=date_from, date_to=date_to, group_by=group_by, target=target)
+    return _itemized(run)
+
+
+def _itemized(run: _Run) -> ItemizedPlan:
+    common = FindingList(run.common.findings)
+    items = tuple(draft.build(TIME_TOOL, common) for draft in run.items)
+    invoices = run.target == "invoice_lines"
+    return ItemizedPlan(
+        tool=TIME_TOOL,
+        description=f"Paymo billable time {run.date_from} to {run.date_to}"
+        + (" as draft invoices" if invoices else " as TimeActivities"),
+        items=items,
+        common=Plan.build(TIME_TOOL, run.common.changes, findings=common),
+        noun="draft invoice" if invoices else "time group",
+        nouns="draft invoices" if invoices else "time groups",
+    )
+
+
+async def _plan_run(
+    ctx: SyncContext,
+    *,
+    date_from: dt.date,
+    date_to: dt.date,
+    group_by: Sequence[GroupBy],
+    target: TimeTarget,
+) -> _Run:
     if date_to < date_from:
         raise InputError(f"date_to {date_to} is before date_from {date_from}", field_name="date_to")
     unknown = sorted(set(group_by) - set(get_args(GroupBy)))
@@ -572,16 +653,11 @@ async def plan_time(
             f"unknown target {target!r}; use time_activity or invoice_lines", field_name="target"
         )
     facts = await ctx.facts()
-    findings = FindingList()
+    common = ItemDraft(key="", kind="run", label="the run")
+    findings = common.findings
     paymo = await _read_paymo(ctx, facts, date_from, date_to, findings)
     run = _Run(
-        ctx=ctx,
-        facts=facts,
-        paymo=paymo,
-        date_from=date_from,
-        date_to=date_to,
-        target=target,
-        findings=findings,
+        ctx=ctx, facts=facts, paymo=paymo, date_from=date_from, date_to=date_to, target=target, common=common
     )
     by_task = "task" in group_by
     by_user = "user" in group_by or target == "time_activity"
@@ -634,7 +710,7 @@ async def plan_time(
     else:
         await _plan_invoice_lines(run, groups)
     _guard_unfinished_pushes(run)
-    return Plan.build(TIME_TOOL, run.changes, findings=run.findings, totals=run.totals)
+    return run
 
 
 def _rated_groups(
@@ -653,12 +729,7 @@ def _rated_groups(
             group, entries, date_from=run.date_from, date_to=run.date_to, by_task=by_task, by_user=by_user
         ):
             if rate is None:
-                run.findings.block(
-                    "NO_RATE",
-                    f"{_describe(run, part)} has no hourly rate in Paymo (user, task, project or company); "
-                    "set one in Paymo so the time can be billed",
-                    f"paymo:project:{part.key.project_id}",
-                )
+                run.rateless.append(part)
                 continue
             groups.append(
                 _Group(
@@ -683,11 +754,11 @@ def _guard_unfinished_pushes(run: _Run) -> None:
     entries unmarked; planning another period would push them again under another key. Planning
     the same period and grouping gives the same key and requestid, so QBO replays it instead.
     """
-    planned = {str(change.paymo_id) for change in run.changes if change.link_kind == TIME_GROUP_KIND}
+    planned = {str(change.paymo_id) for change in run.all_changes if change.link_kind == TIME_GROUP_KIND}
     for intent in run.ctx.ledger.pending_intents(TIME_GROUP_KIND):
         if intent.paymo_id in planned:
             continue
-        run.findings.block(
+        run.common.findings.block(
             "UNFINISHED_PUSH",
             f"a push of billable time started {intent.recorded_at.isoformat(timespec='minutes')} was never "
             "confirmed and may already be in QuickBooks (marker "
@@ -792,7 +863,8 @@ async def _customer(run: _Run, client_id: int) -> tuple[ClientBilling, CustomerR
         resolution = await customer_for_invoice(run.ctx, client_id, billing.currency)
         run.billing[client_id] = billing
         run.customers[client_id] = resolution
-        run.findings.extend(resolution.findings)
+    # Every item of the client carries its customer's findings (a blocker leaves each of them out).
+    run.current.add_findings(run.customers[client_id].findings)
     return run.billing[client_id], run.customers[client_id]
 
 
@@ -811,100 +883,154 @@ async def _plan_time_activities(run: _Run, groups: Sequence[_Group]) -> None:
         )
     for planned in groups:
         group = planned.group
-        key = group.key
-        assert key.user_id is not None  # time activities always group by user
-        billing, customer = await _customer(run, key.client_id)
-        worker_id = await _worker(run, key.user_id)
         group_id = _numeric_id(planned.material)
-        record = f"paymo:time_group:{group_id}"
-        if run.facts.in_closed_period(group.last_date):
-            findings.block(
-                "CLOSED_PERIOD",
-                f"{_describe(run, group)}: time dated up to {group.last_date}, on or before the QuickBooks "
-                f"book close date {run.facts.book_close_date} (error 6210); leave that period out",
-                record,
-            )
-            continue
-        if (
-            item is None
-            or item.Id is None
-            or worker_id is None
-            or customer.blocked
-            or customer.customer_ref is None
-        ):
-            continue
-        total_minutes = int(round_half_up(Fraction(group.hours) * 60, 0))
-        if total_minutes == 0:
-            findings.inform(
-                "NO_TIME", f"{_describe(run, group)} rounds to 0 minutes; nothing to push", record
-            )
-            continue
-        hours, minutes = divmod(total_minutes, 60)
-        amount = quantize(group.hours * planned.rate, billing.currency)
-        description = add_marker(
-            _activity_text(run, planned),
-            TIME_GROUP_KIND,
-            group_id,
-            max_length=DESCRIPTION_MAX_LENGTH,
-        )
-        ref_key = "EmployeeRef" if settings.name_of == "Employee" else "VendorRef"
-        payload: dict[str, Any] = {
-            "NameOf": settings.name_of,
-            ref_key: {"value": worker_id},
-            "CustomerRef": {"value": customer.customer_ref},
-            "ItemRef": {"value": item.Id},
-            "BillableStatus": "Billable",
-            "HourlyRate": planned.rate,
-            "Hours": hours,
-            "Minutes": minutes,
-            "TxnDate": group.last_date.isoformat(),
-            "Description": description,
-        }
-        expect: dict[str, Any] = {
-            "Hours": hours,
-            "Minutes": minutes,
-            "HourlyRate": planned.rate,
-            "BillableStatus": "Billable",
-            f"{ref_key}.value": worker_id,
-        }
-        if customer.customer_id is not None:
-            expect["CustomerRef.value"] = customer.customer_id
-        run.add_once(customer.changes)
-        run.changes.append(
-            Change(
-                action="create",
-                entity="time_activity",
-                paymo_id=group_id,
-                after={
-                    "amount": amount,
-                    "currency": billing.currency,
-                    "txn_date": group.last_date,
-                    "group": planned.key_text,
-                    "hours": group.hours,
-                    "hourly_rate": planned.rate,
-                    "rate_from": planned.rate_level,
-                    "entries": list(group.entry_ids),
-                    **({"added_since_push": True} if planned.added_since_push else {}),
-                },
-                payload=payload,
-                summary=(
-                    f"Create a QuickBooks TimeActivity: {_describe(run, group)}, {group.hours} h × "
-                    f"{planned.rate} {billing.currency}"
-                    + (" (time added to pushed entries)" if planned.added_since_push else "")
-                ),
-                reason=_already_reason(run, group_id, added_since_push=bool(planned.added_since_push)),
-                wire_entity="TimeActivity",
-                link_kind=TIME_GROUP_KIND,
-                content_hash=content_hash(planned.material),
-                lookup={
-                    "where": {"TxnDate": group.last_date.isoformat()},
-                    "marker": marker(TIME_GROUP_KIND, group_id),
-                    "mark_done": _mark_done(run.paymo.entries, group.entry_ids),
-                },
-                expect=expect,
+        run.begin(
+            ItemDraft(
+                key=f"paymo:time_group:{group_id}",
+                kind="time_activity",
+                label=f"{_describe(run, group)}, {group.hours} h",
             )
         )
-        run.add_total(billing.currency, amount)
+        try:
+            await _plan_time_activity(run, planned, group_id, item)
+        finally:
+            run.end()
+    for part in run.rateless:
+        run.begin(_rateless_draft(run, part, "time_activity"))
+        _no_rate(run, part)
+        run.end()
+
+
+async def _plan_time_activity(
+    run: _Run, planned: _Group, group_id: int, item: qbo_models.Item | None
+) -> None:
+    """One group's TimeActivity, in its own item."""
+    settings = run.ctx.mappings.time_activities
+    group = planned.group
+    key = group.key
+    assert key.user_id is not None  # time activities always group by user
+    billing, customer = await _customer(run, key.client_id)
+    run.current.total = quantize(group.hours * planned.rate, billing.currency)
+    run.current.currency = billing.currency
+    worker_id = await _worker(run, key.user_id)
+    record = f"paymo:time_group:{group_id}"
+    if run.facts.in_closed_period(group.last_date):
+        run.findings.block(
+            "CLOSED_PERIOD",
+            f"{_describe(run, group)}: time dated up to {group.last_date}, on or before the QuickBooks "
+            f"book close date {run.facts.book_close_date} (error 6210); leave that period out",
+            record,
+        )
+        return
+    if (
+        item is None
+        or item.Id is None
+        or worker_id is None
+        or customer.blocked
+        or customer.customer_ref is None
+    ):
+        return
+    total_minutes = int(round_half_up(Fraction(group.hours) * 60, 0))
+    if total_minutes == 0:
+        run.findings.inform(
+            "NO_TIME", f"{_describe(run, group)} rounds to 0 minutes; nothing to push", record
+        )
+        return
+    hours, minutes = divmod(total_minutes, 60)
+    amount = quantize(group.hours * planned.rate, billing.currency)
+    description = add_marker(
+        _activity_text(run, planned),
+        TIME_GROUP_KIND,
+        group_id,
+        max_length=DESCRIPTION_MAX_LENGTH,
+    )
+    ref_key = "EmployeeRef" if settings.name_of == "Employee" else "VendorRef"
+    payload: dict[str, Any] = {
+        "NameOf": settings.name_of,
+        ref_key: {"value": worker_id},
+        "CustomerRef": {"value": customer.customer_ref},
+        "ItemRef": {"value": item.Id},
+        "BillableStatus": "Billable",
+        "HourlyRate": planned.rate,
+        "Hours": hours,
+        "Minutes": minutes,
+        "TxnDate": group.last_date.isoformat(),
+        "Description": description,
+    }
+    expect: dict[str, Any] = {
+        "Hours": hours,
+        "Minutes": minutes,
+        "HourlyRate": planned.rate,
+        "BillableStatus": "Billable",
+        f"{ref_key}.value": worker_id,
+    }
+    if customer.customer_id is not None:
+        expect["CustomerRef.value"] = customer.customer_id
+    run.add_once(customer.changes)
+    run.changes.append(
+        Change(
+            action="create",
+            entity="time_activity",
+            paymo_id=group_id,
+            after={
+                "amount": amount,
+                "currency": billing.currency,
+                "txn_date": group.last_date,
+                "group": planned.key_text,
+                "hours": group.hours,
+                "hourly_rate": planned.rate,
+                "rate_from": planned.rate_level,
+                "entries": list(group.entry_ids),
+                **({"added_since_push": True} if planned.added_since_push else {}),
+            },
+            payload=payload,
+            summary=(
+                f"Create a QuickBooks TimeActivity: {_describe(run, group)}, {group.hours} h × "
+                f"{planned.rate} {billing.currency}"
+                + (" (time added to pushed entries)" if planned.added_since_push else "")
+            ),
+            reason=_already_reason(run, group_id, added_since_push=bool(planned.added_since_push)),
+            wire_entity="TimeActivity",
+            link_kind=TIME_GROUP_KIND,
+            content_hash=content_hash(planned.material),
+            lookup={
+                "where": {"TxnDate": group.last_date.isoformat()},
+                "marker": marker(TIME_GROUP_KIND, group_id),
+                "mark_done": _mark_done(run.paymo.entries, group.entry_ids),
+            },
+            expect=expect,
+        )
+    )
+    run.add_total(billing.currency, amount)
+
+
+def _rateless_draft(run: _Run, part: TimeGroup, kind: str) -> ItemDraft:
+    """The item of a group no hourly rate prices (keyed like a group: its content without a rate)."""
+    key = part.key
+    material = {
+        "target": run.target,
+        "period": [run.date_from, run.date_to],
+        "client": key.client_id,
+        "project": key.project_id,
+        "task": key.task_id,
+        "user": key.user_id,
+        "rate": None,
+        "entries": list(part.entry_ids),
+    }
+    return ItemDraft(
+        key=f"paymo:time_group:{_numeric_id(material)}",
+        kind=kind,
+        label=f"{_describe(run, part)}, {part.hours} h",
+    )
+
+
+def _no_rate(run: _Run, part: TimeGroup) -> None:
+    run.findings.block(
+        "NO_RATE",
+        f"{_describe(run, part)} has no hourly rate in Paymo (user, task, project or company); "
+        "set one in Paymo so the time can be billed",
+        f"paymo:project:{part.key.project_id}",
+    )
 
 
 def _already_reason(run: _Run, group_id: int, *, added_since_push: bool = False) -> str:
@@ -928,10 +1054,18 @@ def _activity_text(run: _Run, planned: _Group) -> str:
 
 async def _worker(run: _Run, user_id: int) -> str | None:
     """The QBO employee (or vendor) of a Paymo user: mapping, then ledger link, then name/e-mail match."""
-    if user_id in run.workers:
-        return run.workers[user_id]
-    found = await _find_worker(run, user_id)
-    run.workers[user_id] = found
+    if user_id not in run.workers:
+        outer, run.scope = run.scope, ItemDraft(key="", kind="lookup", label="")
+        try:
+            found = await _find_worker(run, user_id)
+            made = run.current
+        finally:
+            run.scope = outer
+        run.workers[user_id] = (found, tuple(made.findings), tuple(made.changes))
+    found, findings, changes = run.workers[user_id]
+    # Each group of the user carries what the lookup found: a missing employee leaves those groups out.
+    run.current.add_findings(findings)
+    run.add_once(changes)
     return found
 
 
@@ -1051,17 +1185,24 @@ def _inactive_worker(
 
 
 async def _plan_invoice_lines(run: _Run, groups: Sequence[_Group]) -> None:
-    ctx, facts, findings = run.ctx, run.facts, run.findings
     by_client: dict[int, list[_Group]] = {}
     for planned in groups:
         by_client.setdefault(planned.group.key.client_id, []).append(planned)
-    if not by_client:
+    rateless: dict[int, list[TimeGroup]] = {}
+    for part in run.rateless:
+        rateless.setdefault(part.key.client_id, []).append(part)
+    if not by_client and not rateless:
         return
+    ctx = run.ctx
     item = await active_record(
-        ctx, qbo_models.Item, ctx.mappings.service_item, purpose="mappings.service_item", findings=findings
+        ctx,
+        qbo_models.Item,
+        ctx.mappings.service_item,
+        purpose="mappings.service_item",
+        findings=run.findings,
     )
-    for client_id, members in sorted(by_client.items()):
-        billing, customer = await _customer(run, client_id)
+    for client_id in sorted(by_client.keys() | rateless.keys()):
+        members = by_client.get(client_id, [])
         material = {
             "target": run.target,
             "period": [run.date_from, run.date_to],
@@ -1069,118 +1210,149 @@ async def _plan_invoice_lines(run: _Run, groups: Sequence[_Group]) -> None:
             "groups": [planned.material for planned in members],
         }
         invoice_id = _numeric_id(material)
-        record = f"paymo:time_group:{invoice_id}"
-        txn_date = max(planned.group.last_date for planned in members)
-        if facts.in_closed_period(txn_date):
+        hours = sum((planned.group.hours for planned in members), ZERO)
+        run.begin(
+            ItemDraft(
+                key=f"paymo:time_group:{invoice_id}",
+                kind="invoice",
+                label=f"the draft invoice of Paymo client {client_id}, {hours} h",
+            )
+        )
+        try:
+            if client_id in rateless:
+                # The client's invoice would miss that time: it waits until the time has a rate.
+                for part in rateless[client_id]:
+                    _no_rate(run, part)
+                continue
+            await _plan_client_invoice(run, client_id, members, material, item)
+        finally:
+            run.end()
+
+
+async def _plan_client_invoice(
+    run: _Run,
+    client_id: int,
+    members: Sequence[_Group],
+    material: Mapping[str, Any],
+    item: qbo_models.Item | None,
+) -> None:
+    """One client's draft invoice, in its own item."""
+    ctx, facts = run.ctx, run.facts
+    invoice_id = _numeric_id(material)
+    billing, customer = await _customer(run, client_id)
+    record = f"paymo:time_group:{invoice_id}"
+    txn_date = max(planned.group.last_date for planned in members)
+    findings = run.findings
+    if facts.in_closed_period(txn_date):
+        findings.block(
+            "CLOSED_PERIOD",
+            f"the time of Paymo client {client_id} runs to {txn_date}, on or before the QuickBooks book "
+            f"close date {facts.book_close_date} (error 6210); leave that period out",
+            record,
+        )
+        return
+    tax = await sales_tax(ctx, facts, billing, findings, record)
+    currency = billing.currency
+    rate: Decimal | None = None
+    if currency != facts.home_currency:
+        if not facts.multicurrency:
             findings.block(
-                "CLOSED_PERIOD",
-                f"the time of Paymo client {client_id} runs to {txn_date}, on or before the QuickBooks book "
-                f"close date {facts.book_close_date} (error 6210); leave that period out",
+                "MULTICURRENCY_OFF",
+                f"Paymo client {client_id} is invoiced in {currency}, but QuickBooks multicurrency is "
+                "off; turn it on in QuickBooks first",
                 record,
             )
-            continue
-        tax = await sales_tax(ctx, facts, billing, findings, record)
-        currency = billing.currency
-        rate: Decimal | None = None
-        if currency != facts.home_currency:
-            if not facts.multicurrency:
-                findings.block(
-                    "MULTICURRENCY_OFF",
-                    f"Paymo client {client_id} is invoiced in {currency}, but QuickBooks multicurrency is "
-                    "off; turn it on in QuickBooks first",
-                    record,
+            return
+        rate = await exchange_rate_or_block(
+            ctx, currency, txn_date, findings, carrier="the invoice", record=record
+        )
+    if (
+        item is None
+        or item.Id is None
+        or tax is None
+        or customer.blocked
+        or customer.customer_ref is None
+        or findings.blocks(record)
+    ):
+        return
+    lines = [_sales_line(run, planned, item.Id, tax.code_id, currency) for planned in members]
+    amounts = [line["Amount"] for line in lines]
+    subtotal = sum(amounts, ZERO)
+    entry_ids = sorted(entry_id for planned in members for entry_id in planned.group.entry_ids)
+    note = (
+        f"Draft from Paymo billable time {run.date_from} – {run.date_to}: {len(entry_ids)} time "
+        f"entr{'y' if len(entry_ids) == 1 else 'ies'} ({_ids_text(entry_ids)})"
+    )
+    payload: dict[str, Any] = {
+        "CustomerRef": {"value": customer.customer_ref},
+        "TxnDate": txn_date.isoformat(),
+        "Line": lines,
+        "EmailStatus": "NotSet",
+        "PrintStatus": "NotSet",
+        "PrivateNote": add_marker(note, TIME_GROUP_KIND, invoice_id, max_length=PRIVATE_NOTE_MAX_LENGTH),
+    }
+    # QBO appends its own subtotal line.
+    expect: dict[str, Any] = {"Line.count": len(lines) + 1}
+    if facts.multicurrency:
+        payload["CurrencyRef"] = {"value": currency}
+    if rate is not None:
+        payload["ExchangeRate"] = rate
+        expect["ExchangeRate"] = rate
+    if facts.tax_model == "global":
+        # Paymo rates are net of tax.
+        payload["GlobalTaxCalculation"] = "TaxExcluded"
+    totals = expected_totals(tax, amounts, currency)
+    override = tax_override(tax, totals)
+    if override is not None:
+        payload["TxnTaxDetail"] = override
+    if totals is not None:
+        expect["TotalAmt"] = totals.total
+        expect["TxnTaxDetail.TotalTax"] = totals.total_tax
+    if customer.customer_id is not None:
+        expect["CustomerRef.value"] = customer.customer_id
+    if "CurrencyRef" in payload:
+        expect["CurrencyRef.value"] = currency
+    run.add_once(customer.changes)
+    run.changes.append(
+        Change(
+            action="create",
+            entity="invoice",
+            paymo_id=invoice_id,
+            after={
+                "amount": totals.total if totals is not None else subtotal,
+                "currency": currency,
+                "txn_date": txn_date,
+                "subtotal": subtotal,
+                "lines": len(lines),
+                "hours": sum((planned.group.hours for planned in members), ZERO),
+                "entries": entry_ids,
+                "taxes_from": billing.source,
+            },
+            payload=payload,
+            summary=(
+                f"Create a draft QuickBooks invoice for Paymo client {client_id}: {len(lines)} line"
+                f"{'' if len(lines) == 1 else 's'} of billable time, {currency} {subtotal} before tax"
+                + (
+                    " (with time added to pushed entries)"
+                    if any(planned.added_since_push for planned in members)
+                    else ""
                 )
-                continue
-            rate = await exchange_rate_or_block(
-                ctx, currency, txn_date, findings, carrier="the invoice", record=record
-            )
-        if (
-            item is None
-            or item.Id is None
-            or tax is None
-            or customer.blocked
-            or customer.customer_ref is None
-            or findings.blocks(record)
-        ):
-            continue
-        lines = [_sales_line(run, planned, item.Id, tax.code_id, currency) for planned in members]
-        amounts = [line["Amount"] for line in lines]
-        subtotal = sum(amounts, ZERO)
-        entry_ids = sorted(entry_id for planned in members for entry_id in planned.group.entry_ids)
-        note = (
-            f"Draft from Paymo billable time {run.date_from} – {run.date_to}: {len(entry_ids)} time "
-            f"entr{'y' if len(entry_ids) == 1 else 'ies'} ({_ids_text(entry_ids)})"
+            ),
+            reason=_already_reason(
+                run, invoice_id, added_since_push=all(planned.added_since_push for planned in members)
+            ),
+            wire_entity="Invoice",
+            link_kind=TIME_GROUP_KIND,
+            content_hash=content_hash(material),
+            lookup={
+                "where": {"TxnDate": txn_date.isoformat()},
+                "marker": marker(TIME_GROUP_KIND, invoice_id),
+                "mark_done": _mark_done(run.paymo.entries, entry_ids),
+            },
+            expect=expect,
         )
-        payload: dict[str, Any] = {
-            "CustomerRef": {"value": customer.customer_ref},
-            "TxnDate": txn_date.isoformat(),
-            "Line": lines,
-            "EmailStatus": "NotSet",
-            "PrintStatus": "NotSet",
-            "PrivateNote": add_marker(note, TIME_GROUP_KIND, invoice_id, max_length=PRIVATE_NOTE_MAX_LENGTH),
-        }
-        # QBO appends its own subtotal line.
-        expect: dict[str, Any] = {"Line.count": len(lines) + 1}
-        if facts.multicurrency:
-            payload["CurrencyRef"] = {"value": currency}
-        if rate is not None:
-            payload["ExchangeRate"] = rate
-            expect["ExchangeRate"] = rate
-        if facts.tax_model == "global":
-            # Paymo rates are net of tax.
-            payload["GlobalTaxCalculation"] = "TaxExcluded"
-        totals = expected_totals(tax, amounts, currency)
-        override = tax_override(tax, totals)
-        if override is not None:
-            payload["TxnTaxDetail"] = override
-        if totals is not None:
-            expect["TotalAmt"] = totals.total
-            expect["TxnTaxDetail.TotalTax"] = totals.total_tax
-        if customer.customer_id is not None:
-            expect["CustomerRef.value"] = customer.customer_id
-        if "CurrencyRef" in payload:
-            expect["CurrencyRef.value"] = currency
-        run.add_once(customer.changes)
-        run.changes.append(
-            Change(
-                action="create",
-                entity="invoice",
-                paymo_id=invoice_id,
-                after={
-                    "amount": totals.total if totals is not None else subtotal,
-                    "currency": currency,
-                    "txn_date": txn_date,
-                    "subtotal": subtotal,
-                    "lines": len(lines),
-                    "hours": sum((planned.group.hours for planned in members), ZERO),
-                    "entries": entry_ids,
-                    "taxes_from": billing.source,
-                },
-                payload=payload,
-                summary=(
-                    f"Create a draft QuickBooks invoice for Paymo client {client_id}: {len(lines)} line"
-                    f"{'' if len(lines) == 1 else 's'} of billable time, {currency} {subtotal} before tax"
-                    + (
-                        " (with time added to pushed entries)"
-                        if any(planned.added_since_push for planned in members)
-                        else ""
-                    )
-                ),
-                reason=_already_reason(
-                    run, invoice_id, added_since_push=all(planned.added_since_push for planned in members)
-                ),
-                wire_entity="Invoice",
-                link_kind=TIME_GROUP_KIND,
-                content_hash=content_hash(material),
-                lookup={
-                    "where": {"TxnDate": txn_date.isoformat()},
-                    "marker": marker(TIME_GROUP_KIND, invoice_id),
-                    "mark_done": _mark_done(run.paymo.entries, entry_ids),
-                },
-                expect=expect,
-            )
-        )
-        run.add_total(currency, subtotal)
+    )
+    run.add_total(currency, subtotal)
 
 
 def _sales_line(run: _Run, planned: _Group, item_id: str, tax_code_id: str, currency: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from paymo_qb_mcp.domain.keys import content_hash, find_markers
 from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
 from paymo_qb_mcp.domain.tax import TaxTypeApplicable
 from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.sync.items import PlannedItem
 
 __all__ = [
     "HEADER_PATHS",
@@ -57,6 +58,18 @@ class InvoicePlan:
     currency: str
     paymo_invoice_id: int | None = None
     number: str | None = None
+
+    def as_item(self) -> PlannedItem:
+        """This invoice as an item of a selection (``paymo:invoice:<id>``, weighed at its Paymo total)."""
+        ident = self.paymo_invoice_id or 0
+        return PlannedItem(
+            key=f"paymo:invoice:{ident}",
+            kind="invoice",
+            label=f"Paymo invoice {self.number or ident}",
+            plan=self.plan,
+            total=self.paymo_total,
+            currency=self.currency,
+        )
 
 
 @dataclass
