@@ -135,3 +135,30 @@ async def test_this_servers_own_lease_keeps_its_intents_open(tmp_path: Path) -> 
     assert not (tmp_path / WRITERS_DIR / f"{lease.writer}.lock").exists()  # released with the runtime
     with Ledger(tmp_path) as ledger:
         assert settle_open_intents(audit, ledger) == 1
+
+
+async def test_another_servers_outcome_under_the_same_key_leaves_this_ones_intent_open(
+    tmp_path: Path, other_server: tuple[str, subprocess.Popen[str]]
+) -> None:
+    # Two servers made the same plan, so their writes of invoice 1 have the same key. The other one (alive)
+    # sent the create; this one, waiting for the record, then found it linked and said so ("unchanged").
+    # Found by the reliability suite (three servers on one data directory): before, that outcome closed
+    # both intents, and the writer that died before auditing its create left a payment no entry named.
+    writer, process = other_server
+    audit = AuditLog.in_data_dir(tmp_path)
+    with Ledger(tmp_path) as ledger:
+        await _intend(audit, writer, invoice(1))
+        with audit.group() as group:
+            mine = AuditedWrites(group, tool="sync_invoice", plan_hash=PLAN, approval=None, writer="b" * 16)
+            await mine.intend([invoice(1)])
+            ledger.save_link("invoice", 1, "41", sync_token="0", content_hash="c", origin="ours")
+            await mine.done([AppliedChange(invoice(1), "unchanged", qbo_id="41", paymo_id="1")])
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+        assert settle_open_intents(audit, ledger) == 1
+
+    [recovered] = _events(audit, "write_recovered")
+    assert recovered["details"]["writer"] == writer
+    assert (recovered["outcome"], recovered["ids"]["quickbooks"]) == ("written", "41")
+    assert [entry["details"]["writer"] for entry in _events(audit, "write")] == ["b" * 16]

@@ -113,6 +113,12 @@ class AuditedWrites:
         self._approval = approval
         self._writer = writer  # this process's `WriterLease`, so no other start settles its intents
 
+    def _details(self, change: Change) -> dict[str, Any]:
+        # The writer too: servers sharing a data directory can make the same plan, so the same key.
+        return {"write": write_key(self._plan_hash, change)} | (
+            {"writer": self._writer} if self._writer else {}
+        )
+
     async def intend(self, changes: Sequence[Change]) -> None:
         for change in changes:
             self._audit.append(
@@ -121,8 +127,7 @@ class AuditedWrites:
                 plan_hash=self._plan_hash,
                 outcome=change.action,
                 ids=_ids(change),
-                details={"write": write_key(self._plan_hash, change)}
-                | ({"writer": self._writer} if self._writer else {}),
+                details=self._details(change),
             )
         # Durable before the request leaves: a crash after this can be accounted for.
         self._audit.flush()
@@ -137,7 +142,7 @@ class AuditedWrites:
                 ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id, "entity": item.change.entity},
                 approval=self._approval,
                 message=item.error.for_agent() if item.error is not None else None,
-                details={"write": write_key(self._plan_hash, item.change)},
+                details=self._details(item.change),
             )
             mismatches = [f for f in item.findings if f.code == "READBACK_MISMATCH"]
             if mismatches:
@@ -193,22 +198,29 @@ def settle_open_intents(audit: AuditLog, ledger: Ledger, *, data_dir: Path | Non
     settled. Intents of a writer whose lease is still held (another server on this data directory, at
     work) are left open, and the mark names the oldest of them (``open_from``)."""
     writers = (data_dir if data_dir is not None else audit.path.parent) / WRITERS_DIR
-    open_intents: dict[str, dict[str, Any]] = {}
+    # By writer and key: two servers that made the same plan write under the same key, and one's outcome
+    # must not close the other's intent.
+    open_intents: dict[tuple[str | None, str], dict[str, Any]] = {}
     for entry in _since_last_settlement(audit):
-        key = (entry.get("details") or {}).get("write")
+        details = entry.get("details") or {}
+        key, writer = details.get("write"), details.get("writer")
         if not isinstance(key, str):
             continue
+        writer = writer if isinstance(writer, str) else None
         if entry.get("event") == "write_intent":
-            open_intents[key] = entry
+            open_intents[(writer, key)] = entry
         elif entry.get("event") in ("write", "write_recovered"):
-            open_intents.pop(key, None)
+            if writer is None:  # an entry naming no writer (an older log's) closes the key's every intent
+                for open_key in [k for k in open_intents if k[1] == key]:
+                    del open_intents[open_key]
+            else:
+                open_intents.pop((writer, key), None)
     alive: dict[str, bool] = {}
     live: list[int] = []
     settled = 0
     with audit.group() as group:
-        for key, intent in open_intents.items():
-            writer = (intent.get("details") or {}).get("writer")
-            if isinstance(writer, str):
+        for (writer, key), intent in open_intents.items():
+            if writer is not None:
                 if writer not in alive:
                     alive[writer] = _writer_alive(writers, writer)
                 if alive[writer]:
@@ -228,7 +240,8 @@ def settle_open_intents(audit: AuditLog, ledger: Ledger, *, data_dir: Path | Non
                     f"the process stopped after sending this {intent.get('outcome')} (audit entry "
                     f"{intent.get('seq')}) and before recording its outcome; the ledger shows it {outcome}"
                 ),
-                details={"write": key, "intent_seq": intent.get("seq")},
+                details={"write": key, "intent_seq": intent.get("seq")}
+                | ({"writer": writer} if writer else {}),
             )
             settled += 1
         mark: dict[str, Any] = {"settled": settled}
