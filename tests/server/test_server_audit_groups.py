@@ -53,22 +53,32 @@ async def test_sync_invoice_writes_its_audit_entries_in_two_groups(
     assert second.structured_content["status"] == "applied"
 
     events = [e["event"] for e in audit_events(server_env)]
-    call = events[len(events) - 8 :]
-    # The customer's link is ledger-only (no request, no intent); the invoice's create is audited ahead.
+    call = events[len(events) - 9 :]
+    # The customer's link (ledger-only, its wave) and the invoice's create are each audited ahead.
     assert call == [
         "tool_call",
         "plan",
         "decision",
         "approval_granted",
+        "write_intent",
         "write",
         "write_intent",
         "write",
         "outcome",
     ]
-    # Three groups, each one fsync of the log and one of the head record's temporary file: the decision,
-    # the intent (before the request leaves), the outcomes.
-    assert len(fsyncs) - before == 6
+    # Four groups, each one fsync of the log and one of the head record's temporary file: the decision,
+    # the link's intent (before the ledger saves it), the create's intent (before the request leaves,
+    # with the link's outcome), the outcomes.
+    assert len(fsyncs) - before == 8
     [(durable, fsyncs_then)] = seen_at_first_write
-    assert durable[-6:] == ["tool_call", "plan", "decision", "approval_granted", "write", "write_intent"]
-    assert fsyncs_then - before == 4
+    assert durable[-7:] == [
+        "tool_call",
+        "plan",
+        "decision",
+        "approval_granted",
+        "write_intent",
+        "write",
+        "write_intent",
+    ]
+    assert fsyncs_then - before == 6
     assert server_env.audit().verify().ok

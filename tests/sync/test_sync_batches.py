@@ -1,13 +1,14 @@
 """Many writes at once (sync.batches): dependency waves, batch requests of at most 30 items, a refusal that
 fails one item alone, and a crash in the middle of a batch healed by the next run — each Paymo invoice
-ends with exactly one QuickBooks invoice."""
+ends with exactly one QuickBooks invoice, and the write observer (the audit log) hears of every record a
+replayed batch links."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from paymo_qb_mcp.sync.context import SyncContext
 from paymo_qb_mcp.sync.executor import Executor
 from paymo_qb_mcp.sync.invoices import InvoiceSelection
 from paymo_qb_mcp.sync.service import SyncService
+from paymo_qb_mcp.sync.writes import AppliedChange
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -249,6 +251,134 @@ async def test_a_crash_in_the_middle_of_a_batch_leaves_exactly_one_record_per_in
     names = Counter(row.get("DisplayName") for row in sandbox.qbo.state.tables["Customer"].values())
     assert set(names.values()) == {1}
     assert all(item.plan.is_noop for item in final.items)
+
+
+class Observer:
+    """Records what it is told, and how many QuickBooks requests had been sent when each intent came."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.intents: dict[str, int] = {}
+        self.outcomes: dict[str, AppliedChange] = {}
+
+    async def intend(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            self.intents.setdefault(str(change.paymo_id), len(self.sandbox.qbo.request_log))
+
+    async def done(self, applied: Sequence[AppliedChange]) -> None:
+        for item in applied:
+            self.outcomes[str(item.change.paymo_id)] = item
+
+
+# A recorded batch replayed for one of its records links every record it created, so the write observer
+# must hear of all of them: the records beyond the change at hand get their intents before the replay's
+# request leaves and their outcomes after it. Before, only the change at hand was reported, and a process
+# killed before the others came up in its plan left records written to QuickBooks and linked in the
+# ledger that no audit entry named (found by the reliability suite's crash storm: 6 expenses).
+async def test_a_replayed_batch_reports_every_record_it_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with volume(tmp_path, 40) as (sandbox, dataset, service):
+        # QBO numbers invoices itself, so a batch the dead process sent is healed by replaying it.
+        sandbox.qbo.state.tables["Preferences"]["1"]["SalesFormsPrefs"]["CustomTxnNumbers"] = False
+        plan = _merged(await service.plan_invoice_selection(month(dataset)))
+        real = Executor.remember_write
+
+        def dies_at_the_first_invoice(self: Executor, change: Change, *args: Any, **kwargs: Any) -> None:
+            # QBO created a batch of invoices; the process dies before linking any of them.
+            if change.entity == "invoice":
+                raise SystemExit("killed")
+            real(self, change, *args, **kwargs)
+
+        monkeypatch.setattr(Executor, "remember_write", dies_at_the_first_invoice)
+        with pytest.raises(SystemExit):
+            await service.apply(plan, isolate_failures=True)
+        monkeypatch.setattr(Executor, "remember_write", real)
+        ledger = service.ctx.ledger
+        in_batch = sorted(str(i.paymo_id) for i in ledger.pending_intents("invoice"))
+        assert len(in_batch) > 1  # one batch (invoices of customers QBO had go with the customers)
+
+        # The next call is about one invoice of that batch: replaying the batch links all of them.
+        at_hand = in_batch[0]
+        one = _merged(
+            await service.plan_invoice_selection(InvoiceSelection(paymo_invoice_ids=(int(at_hand),)))
+        )
+        observer = Observer(sandbox)
+        requests_before = len(sandbox.qbo.request_log)
+        outcome = await service.apply(one, isolate_failures=True, observer=observer)
+        replay = next(
+            index
+            for index, entry in enumerate(sandbox.qbo.request_log)
+            if index >= requests_before and entry.path.endswith("/batch")
+        )
+        linked = {paymo_id: ledger.link("invoice", paymo_id) for paymo_id in in_batch}
+
+        # A later call over the month writes the rest; each Paymo invoice has one QuickBooks invoice.
+        month_after = await service.apply(
+            _merged(await service.plan_invoice_selection(month(dataset))), isolate_failures=True
+        )
+        invoices = list(sandbox.qbo.state.tables["Invoice"].values())
+
+    assert [item.outcome for item in outcome.applied if item.change.entity == "invoice"] == ["replayed"]
+    assert all(link is not None for link in linked.values())
+    # Every record the replay linked was intended before its request left, and reported after.
+    assert set(observer.intents) >= set(in_batch)
+    assert all(observer.intents[paymo_id] <= replay for paymo_id in in_batch)
+    for paymo_id in in_batch:
+        reported = observer.outcomes[paymo_id]
+        link = linked[paymo_id]
+        assert link is not None
+        assert (reported.outcome, reported.qbo_id) == ("replayed", link.qbo_id)
+    assert not month_after.failures
+    notes = Counter(str(row.get("PrivateNote")).rsplit("paymo:invoice:", 1)[-1] for row in invoices)
+    assert len(notes) == 40
+    assert set(notes.values()) == {1}
+
+
+class Sequenced:
+    """A write observer that notes, in one list with the ledger's saved links, what it is told and when."""
+
+    def __init__(self, events: list[tuple[str, str]]) -> None:
+        self.events = events
+        self.intend_calls: list[list[Change]] = []
+
+    async def intend(self, changes: Sequence[Change]) -> None:
+        self.intend_calls.append(list(changes))
+        self.events.extend(("intend", f"{change.link_kind}:{change.paymo_id}") for change in changes)
+
+    async def done(self, applied: Sequence[AppliedChange]) -> None:
+        self.events.extend(("done", f"{item.change.link_kind}:{item.change.paymo_id}") for item in applied)
+
+
+# A change that only links a record found in QuickBooks (a customer QuickBooks had, what a dead process
+# created) is intended before the ledger saves the link, a wave's links in one durable write. Before,
+# only its outcome was recorded, after the link was saved and in the call's next write of the audit log:
+# a process killed in between left a record linked that no audit entry named (found by the reliability
+# suite's crash storm: invoices a killed run had created, linked by the next run, which was killed too).
+async def test_ledger_links_are_intended_before_they_are_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[tuple[str, str]] = []
+    real = Ledger.save_link
+
+    def save_link(self: Ledger, kind: str, paymo_id: str | int, *args: Any, **kwargs: Any) -> Any:
+        events.append(("saved", f"{kind}:{paymo_id}"))
+        return real(self, kind, paymo_id, *args, **kwargs)
+
+    async with volume(tmp_path, 40) as (_, dataset, service):
+        plan = _merged(await service.plan_invoice_selection(month(dataset)))
+        links = [change for change in plan.writes if change.target == "ledger"]
+        assert len(links) > 1  # customers QuickBooks already had
+        monkeypatch.setattr(Ledger, "save_link", save_link)
+        observer = Sequenced(events)
+        outcome = await service.apply(plan, isolate_failures=True, observer=observer)
+
+    assert not outcome.failures
+    for change in links:
+        key = f"{change.link_kind}:{change.paymo_id}"
+        assert events.index(("intend", key)) < events.index(("saved", key)) < events.index(("done", key))
+    intended_together = [call for call in observer.intend_calls if all(c.target == "ledger" for c in call)]
+    assert len(intended_together) < len(links)
 
 
 def _merged(selected: Any) -> Any:

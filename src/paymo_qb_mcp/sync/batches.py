@@ -23,7 +23,7 @@ items per request, each request with a requestid derived from its items:
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, Final, Protocol
 
@@ -59,9 +59,13 @@ class _Writes(Protocol):
 
     async def intend(self, changes: Sequence[Change]) -> None: ...
 
+    async def done(self, applied: Sequence[AppliedChange]) -> None: ...
+
     def identity(self, change: Change) -> tuple[str, str, str | None]: ...
 
-    async def settle_create(self, change: Change) -> AppliedChange | None: ...
+    async def settle_create(
+        self, change: Change, at_hand: Collection[tuple[str, str]] = ()
+    ) -> AppliedChange | None: ...
 
     async def modify_locked(
         self, change: Change, current: qbo_models.QboEntity | None = None
@@ -190,9 +194,10 @@ class BatchWriter:
     async def _creates(self, chunk: Sequence[Change]) -> list[tuple[Change, AppliedChange]]:
         done: list[tuple[Change, AppliedChange]] = []
         todo: list[Change] = []
+        at_hand = {self._executor.identity(change)[:2] for change in chunk}
         for change in chunk:
             try:
-                settled = await self._executor.settle_create(change)
+                settled = await self._executor.settle_create(change, at_hand)
             except ISOLATED_ERRORS as error:
                 done.append((change, self._failed(change, error)))
                 continue
@@ -235,15 +240,40 @@ class BatchWriter:
         answered = await self._answers(batch_id, request)
         return failed + await self._link_created(batch_id, sent, items, answered, "created")
 
-    async def replay(self, batch_id: str) -> None:
+    async def replay(self, batch_id: str, at_hand: Collection[tuple[str, str]] = ()) -> None:
         """Send a recorded batch again with its requestid (QBO replays its first answer) and link what it
-        created; nothing when the batch was already settled."""
+        created; nothing when the batch was already settled.
+
+        The records ``at_hand`` (kind, Paymo id: the changes being applied, which report their own
+        outcomes) aside, the batch's records are reported here — intended before the request leaves,
+        done after (``replayed``) — since linking them is a write the caller's plan may never reach
+        before the process dies, and a record linked that no audit entry names is never accounted for.
+        """
         request = self._ctx.ledger.pending_batch(batch_id)
         if request is None:
             return
+        executor = self._executor
         changes = [Change.model_validate(raw) for raw in request["changes"]]
+        others = [change for change in changes if executor.identity(change)[:2] not in at_hand]
+        await executor.intend(others)
         answered = await self._answers(batch_id, request)
-        await self._link_created(batch_id, changes, request["items"], answered, "replayed", read_back=False)
+        refused = await self._link_created(
+            batch_id, changes, request["items"], answered, "replayed", read_back=False
+        )
+        failures = {id(change): applied for change, applied in refused}
+        reported: list[AppliedChange] = []
+        for change in others:
+            kind, paymo_id, _ = executor.identity(change)
+            link = self._ctx.ledger.link(kind, paymo_id)
+            if id(change) in failures:
+                reported.append(failures[id(change)])
+            elif link is not None and (kind, paymo_id) in executor.replayed:
+                # Reported now; a change on it later in this run reports replayed again, as it did before.
+                reported.append(AppliedChange(change, "replayed", qbo_id=link.qbo_id, paymo_id=paymo_id))
+            else:  # linked before, by an attempt that reported it
+                qbo_id = link.qbo_id if link is not None else None
+                reported.append(AppliedChange(change, "unchanged", qbo_id=qbo_id, paymo_id=paymo_id))
+        await executor.done(reported)
 
     async def _answers(self, batch_id: str, request: Mapping[str, Any]) -> list[BatchItemResult]:
         items = [

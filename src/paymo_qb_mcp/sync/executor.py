@@ -45,7 +45,7 @@ the first error is raised once what was written is recorded. Errors that are not
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -156,6 +156,11 @@ class Executor:
             grouped = [index for index in ready if batchable(writes[index])]
             if len(grouped) < 2:
                 grouped = []
+            # The wave's ledger-only links are intended together (one durable write), before any is saved:
+            # a link's outcome is recorded with the call's next write, and a crash before that must leave
+            # the intent for the next start to settle from the ledger.
+            links = [i for i in ready if i not in grouped and writes[i].target == "ledger"]
+            await self.intend([writes[index] for index in links])
             for index in ready:
                 if index in grouped or stopped:
                     continue
@@ -165,6 +170,8 @@ class Executor:
                 await self.done([results[index]])
                 stopped = results[index].outcome == "failed" and not isolate_failures
                 await _report(progress, results, len(writes), writes[index].summary)
+            # Links intended but not attempted (a failure stopped the plan) are not left open.
+            await self.done([_not_attempted(writes[index]) for index in links if index not in results])
             if grouped and not stopped:
                 writer = BatchWriter(self)
                 position = {id(writes[index]): index for index in grouped}
@@ -250,10 +257,13 @@ class Executor:
                 return settled
             return await self._create_locked(change)
 
-    async def settle_create(self, change: Change) -> AppliedChange | None:
+    async def settle_create(
+        self, change: Change, at_hand: Collection[tuple[str, str]] = ()
+    ) -> AppliedChange | None:
         """Before creating (the record's lock held): the outcome when no create may be sent — already
         linked, found from an earlier attempt with other content, or finished by replaying the batch an
-        earlier attempt recorded; None when the create is to be sent."""
+        earlier attempt recorded; None when the create is to be sent. ``at_hand``: the records (kind,
+        Paymo id) being applied with this one, which a replayed batch leaves to report themselves."""
         kind, paymo_id, _ = self.identity(change)
         if change.payload is None or change.content_hash is None or change.wire_entity is None:
             raise InputError("a create needs payload, content_hash and wire_entity", field_name="payload")
@@ -263,7 +273,9 @@ class Executor:
         if intent is not None and intent.request_id.startswith(BATCH_INTENT_PREFIX):
             # An earlier attempt sent (or was about to send) this create in a batch: send that exact batch
             # again, with its requestid, so QBO replays its answer, and link what it created.
-            await BatchWriter(self).replay(intent.request_id.removeprefix(BATCH_INTENT_PREFIX))
+            await BatchWriter(self).replay(
+                intent.request_id.removeprefix(BATCH_INTENT_PREFIX), {*at_hand, (kind, paymo_id)}
+            )
             intent = ledger.intent(kind, paymo_id)
             link = ledger.link(kind, paymo_id)
             if link is not None and link.content_hash == change.content_hash:
@@ -518,6 +530,10 @@ class Executor:
             )
             ledger.mark_done(kind, done_key, str(created.id))
         return AppliedChange(change, "created", paymo_id=str(created.id), qbo_id=change.qbo_id)
+
+
+def _not_attempted(change: Change) -> AppliedChange:
+    return AppliedChange(change, "skipped", qbo_id=change.qbo_id)
 
 
 async def _report(

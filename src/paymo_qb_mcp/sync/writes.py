@@ -66,8 +66,8 @@ class WriteObserver(Protocol):
     """Told about writes as they happen, so they can be recorded ahead (the audit log's write-ahead).
 
     ``intend`` is awaited before the request of a write (or of a batch of writes) leaves for QuickBooks
-    or Paymo, and must have made its record durable when it returns; ``done`` after, with what each
-    change did (ledger-only links are only ``done``).
+    or Paymo (or, for ledger-only links, before the ledger saves them), and must have made its record
+    durable when it returns; ``done`` after, with what each change did.
     """
 
     async def intend(self, changes: Sequence[Change]) -> None: ...
