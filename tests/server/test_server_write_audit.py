@@ -111,3 +111,59 @@ def test_a_start_appends_what_the_ledger_shows_for_each_open_intent_and_only_onc
     assert recovered["1"]["ids"]["quickbooks"] == "41"
     assert [e["event"] for e in audit.tail(20)].count("intents_settled") == 2
     assert audit.verify().ok
+
+
+def paymo_copy(qbo_payment: str, invoice_id: int) -> Change:
+    """A QuickBooks payment copied to Paymo as mark_paid plans it: no Paymo id, a done-marker."""
+    return Change(
+        action="create",
+        entity="payment",
+        summary=f"Record QuickBooks payment {qbo_payment} in Paymo",
+        target="paymo",
+        link_kind="payment_to_paymo",
+        wire_entity="invoicepayments",
+        qbo_id=qbo_payment,
+        lookup={"done_key": f"{qbo_payment}:{invoice_id}", "marker": f"qbo:payment:{qbo_payment}"},
+        payload={"invoice_id": invoice_id, "amount": 10},
+    )
+
+
+def test_two_paymo_payments_of_one_plan_keep_their_own_intents(tmp_path: Path) -> None:
+    first, second = paymo_copy("101", 1), paymo_copy("102", 2)
+    assert write_key(PLAN, first) != write_key(PLAN, second)
+
+    audit = AuditLog.in_data_dir(tmp_path)
+    with Ledger(tmp_path) as ledger:
+        for change in (first, second):
+            audit.append(
+                "write_intent",
+                tool="mark_paid",
+                plan_hash=PLAN,
+                ids={
+                    "entity": "payment",
+                    "kind": change.link_kind,
+                    "target": "paymo",
+                    "paymo": None,
+                    "done_key": (change.lookup or {})["done_key"],
+                },
+                details={"write": write_key(PLAN, change)},
+            )
+        # The first one's outcome reached the log; the process died while the second was on its way,
+        # after Paymo had recorded it.
+        audit.append(
+            "write",
+            tool="mark_paid",
+            plan_hash=PLAN,
+            outcome="created",
+            details={"write": write_key(PLAN, first)},
+        )
+        ledger.mark_done("payment_to_paymo", "102:2", "58090")
+
+        assert settle_open_intents(audit, ledger) == 1
+
+    [recovered] = [e for e in audit.tail(10) if e["event"] == "write_recovered"]
+    assert (recovered["outcome"], recovered["ids"]["paymo"], recovered["ids"]["done_key"]) == (
+        "written",
+        "58090",
+        "102:2",
+    )

@@ -29,8 +29,9 @@ _FIRST_LOOK: Final = 2000
 
 
 def write_key(plan_hash: str, change: Change) -> str:
-    """What ties a write's intent to its outcome: the plan, and the record and action it writes."""
-    return f"{plan_hash[:16]}:{change.target}:{change.link_kind}:{change.paymo_id}:{change.action}"
+    """What ties a write's intent to its outcome: the plan, and the record and action it writes (a Paymo
+    payment, which has no Paymo id before it exists, by its done-marker: ``Change.record_key``)."""
+    return f"{plan_hash[:16]}:{change.target}:{change.link_kind}:{change.record_key}:{change.action}"
 
 
 def _ids(change: Change, *, qbo_id: str | None = None, paymo_id: str | None = None) -> dict[str, Any]:
