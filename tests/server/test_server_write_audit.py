@@ -167,3 +167,58 @@ def test_two_paymo_payments_of_one_plan_keep_their_own_intents(tmp_path: Path) -
         "58090",
         "102:2",
     )
+
+
+def invoice_update(paymo_id: int, sync_token: str) -> Change:
+    return Change(
+        action="update",
+        entity="invoice",
+        paymo_id=paymo_id,
+        qbo_id=f"4{paymo_id}",
+        sync_token=sync_token,
+        summary=f"Update invoice {paymo_id}",
+        link_kind="invoice",
+        wire_entity="Invoice",
+        payload={"PrivateNote": "x"},
+        content_hash="d",
+    )
+
+
+async def test_a_call_stopped_by_an_error_settles_its_own_open_intents_from_the_ledger(
+    tmp_path: Path,
+) -> None:
+    audit = AuditLog.in_data_dir(tmp_path)
+    with Ledger(tmp_path) as ledger, audit.group() as group:
+        writes = AuditedWrites(group, tool="sync_invoice", plan_hash=PLAN, approval=None)
+        changes = [
+            invoice(1),  # linked: the batch reached QBO before the error
+            invoice(2),  # its intent is pending in the ledger: sent, answer never seen
+            invoice(3),  # never sent
+            invoice_update(4, "3"),  # went out: the link has the SyncToken QBO answered with
+            invoice_update(5, "3"),  # did not: the link still has the plan's SyncToken
+            paymo_copy("101", 6),  # no done-marker: its answer may have been lost
+            invoice(7),  # its outcome came before the error
+        ]
+        await writes.intend(changes)
+        ledger.save_link("invoice", 1, "41", sync_token="0", content_hash="c", origin="ours")
+        ledger.record_intent("invoice", 2, "rid-2", "c")
+        ledger.save_link("invoice", 4, "44", sync_token="4", content_hash="d", origin="ours")
+        ledger.save_link("invoice", 5, "45", sync_token="3", content_hash="c", origin="ours")
+        await writes.done([AppliedChange(invoice(7), "created", qbo_id="47", paymo_id="7")])
+
+        assert writes.settle(ledger, "TRANSIENT") == 6
+        assert writes.settle(ledger, "TRANSIENT") == 0
+        group.flush()  # as when the call's group closes
+        with Ledger(tmp_path / "other") as fresh:
+            assert settle_open_intents(audit, fresh) == 0  # nothing is left for the next start
+
+    recovered = [e for e in audit.tail(30) if e["event"] == "write_recovered"]
+    assert [(e["ids"]["paymo"], e["outcome"], e["ids"]["quickbooks"]) for e in recovered] == [
+        ("1", "written", "41"),
+        ("2", "unconfirmed", None),
+        ("3", "absent", None),
+        ("4", "written", "44"),
+        ("5", "unconfirmed", "45"),
+        (None, "unconfirmed", "101"),
+    ]
+    assert all("stopped on an error (TRANSIENT)" in e["message"] for e in recovered)

@@ -10,6 +10,13 @@ or marked done, with the ids), ``unconfirmed`` (an intent is still pending in th
 be in QuickBooks; the next plan finds it by its marker, or QuickBooks replays its requestid) or
 ``absent`` (nothing was written) — then an ``intents_settled`` mark so the next start looks no further
 back. ``audit verify`` plus the ledger then account for every record written.
+
+A call that stops on an error in the middle of applying (a batch written, then a read that runs out of
+retries) does not wait for a restart: ``AuditedWrites.settle`` appends, in the call's own audit group, a
+``write_recovered`` entry for each of its intents still without an outcome, with what the ledger shows
+(knowing the change, it tells an update that went out from one that did not, and calls a Paymo payment
+without its done-marker ``unconfirmed``: the answer may have been lost; the next plan finds it by its
+note).
 """
 
 from __future__ import annotations
@@ -58,9 +65,12 @@ class AuditedWrites:
         self._tool = tool
         self._plan_hash = plan_hash
         self._approval = approval
+        # Intents without an outcome yet, by write key.
+        self._open: dict[str, Change] = {}
 
     async def intend(self, changes: Sequence[Change]) -> None:
         for change in changes:
+            self._open[write_key(self._plan_hash, change)] = change
             self._audit.append(
                 "write_intent",
                 tool=self._tool,
@@ -74,6 +84,7 @@ class AuditedWrites:
 
     async def done(self, applied: Sequence[AppliedChange]) -> None:
         for item in applied:
+            self._open.pop(write_key(self._plan_hash, item.change), None)
             self._audit.append(
                 "write",
                 tool=self._tool,
@@ -94,6 +105,55 @@ class AuditedWrites:
                     message="; ".join(f.message for f in mismatches),
                     ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id},
                 )
+
+    def settle(self, ledger: Ledger, why: str) -> int:
+        """The call stopped on ``why`` (an error) while writing: a ``write_recovered`` entry for each of its
+        intents still without an outcome, with what the ledger shows; the number settled."""
+        for key, change in self._open.items():
+            outcome, found = _what_this_change_left(ledger, change)
+            ids = _ids(change)
+            if outcome == "written" and found is not None:
+                ids["paymo" if change.target == "paymo" else "quickbooks"] = found
+            self._audit.append(
+                "write_recovered",
+                tool=self._tool,
+                plan_hash=self._plan_hash,
+                outcome=outcome,
+                ids=ids,
+                approval=self._approval,
+                message=(
+                    f"the call stopped on an error ({why}) after sending this {change.action} and before "
+                    f"recording its outcome; the ledger shows it {outcome}"
+                ),
+                details={"write": key},
+            )
+        settled = len(self._open)
+        self._open.clear()
+        return settled
+
+
+def _what_this_change_left(ledger: Ledger, change: Change) -> tuple[str, str | None]:
+    """What the ledger shows of a change this process sent and saw no outcome for."""
+    kind = change.link_kind
+    if change.target == "paymo":
+        done_key = (change.lookup or {}).get("done_key")
+        if kind and done_key is not None and (value := ledger.done_value(kind, str(done_key))) is not None:
+            return "written", value
+        # Paymo has no requestid and no ledger intent: a lost answer looks like nothing was sent.
+        return "unconfirmed", None
+    if kind is None or change.paymo_id is None:
+        return "unconfirmed", None
+    link = ledger.link(kind, str(change.paymo_id))
+    if change.action == "create":
+        if link is not None:
+            return "written", link.qbo_id
+        if ledger.intent(kind, str(change.paymo_id)) is not None:
+            return "unconfirmed", None
+        return "absent", None
+    # An update, void or delete leaves the record with another SyncToken than the plan was made against.
+    if link is not None and link.sync_token != change.sync_token and change.sync_token is not None:
+        return "written", link.qbo_id
+    return "unconfirmed", None
 
 
 def _since_last_settlement(audit: AuditLog) -> list[dict[str, Any]]:
