@@ -132,3 +132,32 @@ def test_the_sandbox_served_has_the_limits_and_time_scale_asked_for(monkeypatch:
     assert (sandbox.qbo.time_scale, sandbox.paymo.time_scale) == (10.0, 10.0)
     assert sandbox.qbo.rate_budget.per_second.period_s == 0.1
     assert sandbox.paymo.rate_budget.period_s == 0.5
+
+
+def test_fault_control_is_served_only_with_faults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paymo_qb_mcp.sandbox import Sandbox, runner
+
+    served: list[Sandbox] = []
+
+    async def serve(sandbox: Sandbox, **_: Any) -> None:
+        served.append(sandbox)
+
+    monkeypatch.setattr(runner, "serve", serve)
+    for argv in (["sandbox"], ["sandbox", "--faults"]):
+        args = build_parser().parse_args(argv)
+        assert args.handler(args) == 0
+    plain, with_faults = served
+    assert (plain.paymo.fault_control, plain.qbo.fault_control) == (False, False)
+    assert (with_faults.paymo.fault_control, with_faults.qbo.fault_control) == (True, True)
+
+
+async def test_the_in_process_sandbox_of_serve_and_demo_has_no_fault_control() -> None:
+    from paymo_qb_mcp.cli.connect import sandbox_connection
+
+    connection, sandbox = sandbox_connection()
+    assert (sandbox.paymo.fault_control, sandbox.qbo.fault_control) == (False, False)
+    assert connection.qbo_transport is not None
+    async with httpx.AsyncClient(transport=connection.qbo_transport, base_url="http://qbo.test") as qbo:
+        refused = await qbo.put("/__sandbox/faults", json={"error_rate": 1})
+    assert refused.status_code == 404
+    assert sandbox.qbo.faults.error_rate == 0.0

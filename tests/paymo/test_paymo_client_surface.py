@@ -10,6 +10,7 @@ def test_public_names_are_exactly_these() -> None:
         [
             "DEFAULT_BASE_URL",
             "DEFAULT_PAGE_SIZE",
+            "LARGEST_PAGE_SIZE",
             "INVOICE_STATUSES",
             "Client",
             "ClientContact",

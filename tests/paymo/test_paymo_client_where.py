@@ -78,6 +78,15 @@ def test_time_interval_uses_iso_strings_in_utc() -> None:
         time_interval(end, start)
 
 
+def test_time_interval_writes_every_year_with_four_digits() -> None:
+    # strftime's %Y wrote the year 1 as "1", which Paymo (and its emulator) refuse.
+    start = dt.datetime.min.replace(tzinfo=dt.UTC)
+    end = dt.datetime.max.replace(tzinfo=dt.UTC)
+    assert str(time_interval(start, end)) == (
+        'time_interval in ("0001-01-01T00:00:00Z","9999-12-31T23:59:59Z")'
+    )
+
+
 def test_where_joins_with_lower_case_and_and_passes_raw_strings_through() -> None:
     assert (
         where(eq("client_id", 5), "users<>anyone", None, ge("date", dt.date(2026, 1, 1)))

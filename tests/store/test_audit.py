@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from paymo_qb_mcp.errors import DataError
 from paymo_qb_mcp.store.audit import GENESIS_HASH, AuditLog, canonical_json, verify
+from paymo_qb_mcp.store.tokens import DataDirAuditKeys
 
 T0 = datetime(2026, 11, 3, 14, 0, tzinfo=UTC)
 FAKE_TOKEN = "qbo-access-6f1ed002ab5595859014ebf0951522d9"
@@ -82,8 +84,12 @@ def test_entries_carry_the_documented_fields(log: AuditLog) -> None:
     assert entries[5]["upstream_request_ids"] == ["r-1"]
     for previous, entry in itertools.pairwise(entries):
         assert entry["prev"] == previous["hash"]
+    # Keyed with the HMAC key kept beside the credentials (see test_audit_keyed.py).
+    key = DataDirAuditKeys(log.path.parent).load()
+    assert key is not None
+    assert first["key_id"] == key.key_id
     unhashed = {key: value for key, value in first.items() if key != "hash"}
-    assert first["hash"] == hashlib.sha256(canonical_json(unhashed)).hexdigest()
+    assert first["hash"] == hmac.new(key.secret, canonical_json(unhashed), hashlib.sha256).hexdigest()
 
 
 def test_each_line_is_canonical_json(log: AuditLog) -> None:
@@ -107,7 +113,10 @@ def test_editing_one_byte_of_any_line_fails_at_that_line(log: AuditLog, line_ind
         assert result.first_bad_line == line_index + 1, (position, result)
 
 
-def test_a_consistent_forgery_of_one_entry_breaks_the_next_link(log: AuditLog) -> None:
+@pytest.mark.parametrize("keyed", [False, True], ids=["unkeyed-log", "keyed-log"])
+def test_a_consistent_forgery_of_one_entry_breaks_the_next_link(tmp_path: Path, keyed: bool) -> None:
+    log = AuditLog.in_data_dir(tmp_path, clock=StepClock(), keys="data_dir" if keyed else None)
+    write_session(log)
     original = lines_of(log.path)
     entry = simplejson.loads(original[2], use_decimal=True)
     entry["decision"] = "allow"
@@ -116,8 +125,12 @@ def test_a_consistent_forgery_of_one_entry_breaks_the_next_link(log: AuditLog) -
     original[2] = canonical_json(entry) + b"\n"
     log.path.write_bytes(b"".join(original))
     result = verify(log.path)
-    assert (result.ok, result.first_bad_line) == (False, 4)
-    assert "prev does not match" in (result.reason or "")
+    if keyed:  # without the key the forged entry itself is refused
+        assert (result.ok, result.first_bad_line) == (False, 3)
+        assert f"audit key {result.key_id}" in (result.reason or "")
+    else:
+        assert (result.ok, result.first_bad_line) == (False, 4)
+        assert "prev does not match" in (result.reason or "")
 
 
 def test_a_deleted_line_is_found(log: AuditLog) -> None:

@@ -281,3 +281,32 @@ def test_concurrent_writers_do_not_lose_each_others_records(tmp_path: Path) -> N
     for thread in threads:
         thread.join()
     assert sorted(store.qbo_realms()) == realms
+
+
+@pytest.mark.parametrize("backend", ["file", "keyring"])
+def test_the_refresh_lock_lies_beside_the_credentials_and_excludes_other_holders(
+    tmp_path: Path, backend: str
+) -> None:
+    import threading
+
+    data_dir = tmp_path / "data"
+    store = (
+        open_credential_store(data_dir, "file")
+        if backend == "file"
+        else open_credential_store(data_dir, "keyring", keyring_backend=MemoryKeyring())
+    )
+    holder = store.qbo_refresh_lock("9341453050298464")
+    other = store.qbo_refresh_lock("9341453050298464")
+    assert Path(holder.lock_file).parent == data_dir
+    assert Path(holder.lock_file).name == "quickbooks-refresh-9341453050298464.lock"
+    # Acquired in one thread (a worker), released from another (the event loop's).
+    acquirer = threading.Thread(target=holder.acquire)
+    acquirer.start()
+    acquirer.join()
+    with pytest.raises(TimeoutError):
+        other.acquire(timeout=0)
+    assert store.qbo_refresh_lock("another-realm").acquire(timeout=0)  # one lock per realm
+    holder.release()
+    other.acquire(timeout=0)
+    other.release()
+    assert "/" not in Path(store.qbo_refresh_lock("../etc/x").lock_file).name

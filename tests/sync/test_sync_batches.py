@@ -155,6 +155,15 @@ async def test_a_month_is_written_in_batches_of_at_most_thirty_exactly_once(tmp_
     for item in selected.items:
         written = [i for i in sandbox.qbo.state.tables["Invoice"].values() if i["DocNumber"] == item.number]
         assert written[0]["TotalAmt"] == item.paymo_total
+    # What each outcome keeps of a record written in a batch is its identity and totals, not its lines
+    # (thousands of full invoices would otherwise be held until the call returns).
+    invoices = [item for item in outcome.applied if item.change.entity == "invoice"]
+    totals = {item.number: item.paymo_total for item in selected.items}
+    for item in invoices:
+        assert isinstance(item.record, Invoice)
+        assert item.record.Id == item.qbo_id
+        assert item.record.TotalAmt == totals[item.record.DocNumber or ""]
+        assert not item.record.Line
 
 
 async def test_a_refused_item_fails_alone(tmp_path: Path) -> None:

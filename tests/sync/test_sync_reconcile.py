@@ -290,3 +290,19 @@ async def test_time_and_expenses_pushed_by_their_flows_leave_nothing_to_report(s
     # The draft invoices built from time are the counterpart of time entries, not invoices missing in Paymo.
     assert [d.kind for d in found.invoices] == ["missing_in_quickbooks"] * 5
     assert found.summary == "From 2026-10-01 to 2026-11-30: 5 invoice differences (5 missing in quickbooks)."
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to"),
+    [(dt.date.min, NOVEMBER_30), (OCTOBER_1, dt.date.max), (dt.date.min, dt.date.max)],
+)
+async def test_a_period_reaching_the_ends_of_the_calendar_is_read_not_an_overflow(
+    sync_env: SyncEnv, date_from: dt.date, date_to: dt.date
+) -> None:
+    # The time-entry window took a day off 0001-01-01 (OverflowError, an INTERNAL error for the agent);
+    # the tools bound their dates, the sync core must not need them to.
+    found = await reconciliation_report(sync_env.ctx, date_from=date_from, date_to=date_to)
+    assert found.date_from == date_from
+    assert found.date_to == date_to
+    time = await sync_env.service.plan_time(date_from=date_from, date_to=date_to, target="invoice_lines")
+    assert time.tool == "aggregate_time"

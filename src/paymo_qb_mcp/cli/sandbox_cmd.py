@@ -48,6 +48,14 @@ def add_parser(subparsers: Any) -> None:
             "limits and 10, QuickBooks allows 500 requests per 6 s and Paymo 5 per 0.5 s"
         ),
     )
+    parser.add_argument(
+        "--faults",
+        action="store_true",
+        help=(
+            "serve fault control over HTTP on both ports (/__sandbox/faults, /__sandbox/faults/next, "
+            "/__sandbox/requests); its URLs are added to the JSON line as paymo_admin_url and qbo_admin_url"
+        ),
+    )
     parser.set_defaults(handler=run)
 
 
@@ -84,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         tax_model=args.tax_model,
         rate_limits=args.rate_limits,
         time_scale=args.rate_time_scale,
+        fault_control=args.faults,
     )
     try:
         anyio.run(

@@ -38,6 +38,7 @@ __all__ = [
     "hours_and_minutes",
     "hours_from_seconds",
     "local_date",
+    "period_window",
     "time_added_since_push",
 ]
 
@@ -194,6 +195,35 @@ def local_date(moment: dt.datetime, timezone: str | dt.tzinfo) -> dt.date:
     else:
         zone = timezone
     return moment.astimezone(zone).date()
+
+
+# The ends of what a datetime can hold: a window reaching past them stops there (it already holds every
+# instant Paymo can have) instead of overflowing.
+_EARLIEST: Final = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST: Final = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def period_window(
+    date_from: dt.date, date_to: dt.date, zone: dt.tzinfo, margin: dt.timedelta
+) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants from ``margin`` before the first moment of ``date_from`` in ``zone`` to ``margin``
+    after the last moment of ``date_to`` (the start of the next day): the time-entry window of a period.
+
+    Any dates, however far out (0001-01-01, 9999-12-31): a bound past what a datetime can hold is the
+    earliest or latest one, never an ``OverflowError``.
+    """
+    start = _day_start(date_from, zone, -margin, past_the_end=_EARLIEST)
+    end = _day_start(date_to, zone, dt.timedelta(days=1) + margin, past_the_end=_LATEST)
+    return start, end
+
+
+def _day_start(
+    day: dt.date, zone: dt.tzinfo, shift: dt.timedelta, *, past_the_end: dt.datetime
+) -> dt.datetime:
+    try:
+        return (dt.datetime.combine(day, dt.time.min, zone) + shift).astimezone(dt.UTC)
+    except OverflowError:
+        return past_the_end
 
 
 def _exclusion(

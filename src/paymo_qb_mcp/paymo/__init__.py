@@ -1,6 +1,13 @@
 """The async Paymo API client and its wire models."""
 
-from paymo_qb_mcp.paymo.client import DEFAULT_BASE_URL, DEFAULT_PAGE_SIZE, Filters, Include, PaymoClient
+from paymo_qb_mcp.paymo.client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_PAGE_SIZE,
+    LARGEST_PAGE_SIZE,
+    Filters,
+    Include,
+    PaymoClient,
+)
 from paymo_qb_mcp.paymo.models import (
     INVOICE_STATUSES,
     Client,
@@ -40,6 +47,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_PAGE_SIZE",
     "INVOICE_STATUSES",
+    "LARGEST_PAGE_SIZE",
     "Client",
     "ClientContact",
     "Company",

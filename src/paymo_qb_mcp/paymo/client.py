@@ -7,7 +7,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 import anyio
 import httpx
@@ -47,13 +47,25 @@ from paymo_qb_mcp.paymo.models import (
 )
 from paymo_qb_mcp.paymo.where import Condition, render_include, render_where
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_PAGE_SIZE", "SERVICE", "Filters", "Include", "PaymoClient"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_PAGE_SIZE",
+    "LARGEST_PAGE_SIZE",
+    "SERVICE",
+    "Filters",
+    "Include",
+    "PaymoClient",
+]
 
 SERVICE = "paymo"
 DEFAULT_BASE_URL = "https://app.paymoapp.com/api"
 # Paymo staff suggest 100 per page; included collections are cut at 2,500 objects per response, so
 # smaller pages are also what keeps `include=invoiceitems` complete.
 DEFAULT_PAGE_SIZE = 100
+# Paymo's largest page (2,500, per its support; unconfirmed), for lists without included collections,
+# which the 2,500-object cap cannot cut: a month's time entries or payments in a few requests at about
+# one a second, instead of one per hundred.
+LARGEST_PAGE_SIZE: Final = 2500
 
 Filters = Condition | str | Sequence[Condition | str] | None
 Include = Sequence[str] | str | None

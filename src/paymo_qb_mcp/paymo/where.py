@@ -164,7 +164,8 @@ def not_in(field: str, values: Iterable[WhereValue]) -> Condition:
 def _iso_utc(value: dt.datetime) -> str:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InputError(f"the datetime {value.isoformat()} has no time zone", field_name="where")
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: "%Y" writes the year 1 as "1", which Paymo cannot read.
+    return value.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def time_interval(start: dt.datetime, end: dt.datetime) -> Condition:

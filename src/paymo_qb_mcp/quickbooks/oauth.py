@@ -1,7 +1,8 @@
 """QuickBooks OAuth 2.0: the authorization-code flow through `intuit-oauth`, and the token provider that keeps
-a realm's access token fresh — refresh ahead of expiry and once after a 401, single-flight, the rotated
-refresh token saved before the new access token is used, `invalid_grant` turned into one clear
-"run `paymo-qb-mcp auth quickbooks` again".
+a realm's access token fresh — refresh ahead of expiry and once after a 401, single-flight within the
+process and, through the store's lock, across every process sharing the store (the others re-read the
+store and use the one refresh's result), the rotated refresh token saved before the new access token is
+used, `invalid_grant` turned into one clear "run `paymo-qb-mcp auth quickbooks` again".
 
 `intuitlib.AuthClient` is synchronous (a `requests.Session` that fetches the discovery document when
 built), so every call runs in a worker thread. Facts: quickbooks-api.md §11.
@@ -12,10 +13,11 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -41,6 +43,8 @@ __all__ = [
     "OAuthApp",
     "OAuthTokenProvider",
     "QboTokenSet",
+    "RefreshLock",
+    "SharedTokenStore",
     "TokenRecord",
     "TokenRefresher",
     "TokenStore",
@@ -58,6 +62,8 @@ REAUTHORIZE_COMMAND = "paymo-qb-mcp auth quickbooks"
 SERVICE = "quickbooks"
 DEFAULT_REFRESH_MARGIN = timedelta(minutes=5)
 DEFAULT_TIMEOUT_S = 30.0
+# Longer than one token call may take (DEFAULT_TIMEOUT_S), so a waiting process outlasts a slow holder.
+DEFAULT_REFRESH_LOCK_TIMEOUT_S = 75.0
 
 
 def _utc_now() -> datetime:
@@ -117,6 +123,25 @@ class QboTokenSet:
     scopes: tuple[str, ...] = (ACCOUNTING_SCOPE,)
     connected_at: datetime
     last_intuit_tid: str | None = None
+
+
+class RefreshLock(Protocol):
+    """A lock shared with other processes (``filelock.FileLock`` is one).
+
+    `acquire` blocks (it runs in a worker thread) and raises ``TimeoutError`` when `timeout` seconds
+    pass; `release` may be called from another thread than the one that acquired it.
+    """
+
+    def acquire(self, timeout: float | None = None) -> object: ...
+    def release(self) -> None: ...
+
+
+@runtime_checkable
+class SharedTokenStore(Protocol):
+    """A token store other processes use too (``CredentialStore`` is one): it offers the lock under which
+    exactly one of them refreshes a realm's tokens while the others wait and then read the result."""
+
+    def qbo_refresh_lock(self, realm_id: str) -> RefreshLock: ...
 
 
 class TokenRefresher(Protocol):
@@ -470,6 +495,10 @@ class OAuthTokenProvider:
     - the new pair is saved (atomically, by the store) *before* the new access token is handed out; if
       saving fails the pair is kept in memory and saving is retried first on the next call, so a
       rotated refresh token is never thrown away;
+    - across processes: when the store is a ``SharedTokenStore`` the refresh runs under its lock and the
+      stored record is read again once the lock is held, so of several processes (the server and
+      `doctor`, two servers, replicas) exactly one spends the refresh token and the rest use the pair it
+      saved — nobody is left holding a token Intuit has rotated away;
     - a refresh token Intuit refuses (`invalid_grant`) ends in ``ReauthorizationRequired`` — unless
       another process already saved a newer one, which is then used.
 
@@ -485,6 +514,7 @@ class OAuthTokenProvider:
         environment: str | None = None,
         clock: Clock = _utc_now,
         refresh_margin: timedelta = DEFAULT_REFRESH_MARGIN,
+        refresh_lock_timeout_s: float = DEFAULT_REFRESH_LOCK_TIMEOUT_S,
     ) -> None:
         self._oauth = oauth
         self._store = store
@@ -495,6 +525,8 @@ class OAuthTokenProvider:
         self._tokens: TokenRecord | None = None
         self._unsaved: TokenRecord | None = None
         self._lock = anyio.Lock()
+        self._refresh_lock_timeout_s = refresh_lock_timeout_s
+        self._shared_lock: RefreshLock | None = None
 
     def __repr__(self) -> str:
         return f"OAuthTokenProvider(realm_id={self.realm_id!r})"
@@ -527,9 +559,34 @@ class OAuthTokenProvider:
     async def _load(self) -> TokenRecord | None:
         return await anyio.to_thread.run_sync(self._store.load_qbo_tokens, self.realm_id)
 
+    @asynccontextmanager
+    async def _exclusive(self) -> AsyncIterator[None]:
+        """Hold the store's cross-process refresh lock (nothing to hold for a store of this process only)."""
+        if not isinstance(self._store, SharedTokenStore):
+            yield
+            return
+        if self._shared_lock is None:
+            self._shared_lock = self._store.qbo_refresh_lock(self.realm_id)
+        lock = self._shared_lock
+        try:
+            # The wait is not abandoned on cancellation: a lock acquired by a worker thread nobody waits
+            # for would never be released.
+            await anyio.to_thread.run_sync(lock.acquire, self._refresh_lock_timeout_s)
+        except TimeoutError:
+            raise Transient(
+                f"Another process has been refreshing the QuickBooks tokens of company {self.realm_id} for "
+                f"{self._refresh_lock_timeout_s:.0f} s and still holds the refresh lock; try again shortly.",
+                service=SERVICE,
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
     async def _current_locked(self) -> TokenRecord:
         if self._unsaved is not None:
-            await self._save_locked(self._unsaved)
+            async with self._exclusive():
+                await self._save_locked(self._unsaved)
         if self._tokens is None:
             loaded = await self._load()
             if loaded is None:
@@ -582,7 +639,14 @@ class OAuthTokenProvider:
         self._tokens = tokens
 
     async def _refresh_locked(self, tokens: TokenRecord, *, rejected_token: str | None = None) -> TokenRecord:
-        # Another process sharing the store (the CLI beside the server) may have refreshed already.
+        async with self._exclusive():
+            return await self._refresh_exclusively(tokens, rejected_token=rejected_token)
+
+    async def _refresh_exclusively(
+        self, tokens: TokenRecord, *, rejected_token: str | None = None
+    ) -> TokenRecord:
+        # Another process sharing the store (the CLI beside the server) may have refreshed already: read
+        # the store again now that no other process can be refreshing.
         stored = await self._load()
         if stored is not None and (
             stored.refresh_token != tokens.refresh_token or stored.access_token != tokens.access_token

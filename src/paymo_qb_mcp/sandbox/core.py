@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import httpx
 
+from paymo_qb_mcp.sandbox.control import ADMIN_PREFIX
 from paymo_qb_mcp.sandbox.faults import Clock
 from paymo_qb_mcp.sandbox.paymo import PaymoEmulator
 from paymo_qb_mcp.sandbox.quickbooks import QboEmulator
@@ -46,16 +47,22 @@ class Sandbox:
         time_scale: float = 1.0,
         clock: Clock = time.monotonic,
         now: Callable[[], datetime] = _utc_now,
+        fault_control: bool = False,
     ) -> Sandbox:
         """Both emulators with one seed, tax model and rate-limit profile ("relaxed" for tests and the
         demo; "faithful" for the real services' budgets), every rate window `time_scale` times shorter.
-        `clock` drives rate windows, `now` timestamps."""
-        paymo = PaymoEmulator(
-            seed, tax_model=tax_model, rate_limits=rate_limits, time_scale=time_scale, clock=clock, now=now
-        )
-        qbo = QboEmulator(
-            seed, tax_model=tax_model, rate_limits=rate_limits, time_scale=time_scale, clock=clock, now=now
-        )
+        `clock` drives rate windows, `now` timestamps. `fault_control` serves the `/__sandbox/...`
+        admin path on both (off by default: only `sandbox --faults` turns it on)."""
+        options: dict[str, Any] = {
+            "tax_model": tax_model,
+            "rate_limits": rate_limits,
+            "time_scale": time_scale,
+            "clock": clock,
+            "now": now,
+            "fault_control": fault_control,
+        }
+        paymo = PaymoEmulator(seed, **options)
+        qbo = QboEmulator(seed, **options)
         return cls(paymo=paymo, qbo=qbo, seed=seed, tax_model=tax_model)
 
     def paymo_transport(self) -> httpx.ASGITransport:
@@ -68,8 +75,9 @@ class Sandbox:
         self, *, paymo_base_url: str = DEFAULT_PAYMO_BASE_URL, qbo_base_url: str = DEFAULT_QBO_BASE_URL
     ) -> dict[str, Any]:
         """What a client needs to reach this sandbox; the `sandbox` command prints it as its first line.
-        The key and token are the sandbox's own throwaway credentials, printed on purpose."""
-        return {
+        The key and token are the sandbox's own throwaway credentials, printed on purpose. With fault
+        control on, `paymo_admin_url` and `qbo_admin_url` are where each emulator serves it."""
+        facts: dict[str, Any] = {
             "paymo_base_url": paymo_base_url,
             "qbo_base_url": qbo_base_url,
             "realm_id": self.qbo.realm_id,
@@ -78,3 +86,8 @@ class Sandbox:
             "seed": self.seed,
             "tax_model": self.tax_model,
         }
+        if self.paymo.fault_control:
+            facts["paymo_admin_url"] = paymo_base_url.rstrip("/").removesuffix("/api") + ADMIN_PREFIX
+        if self.qbo.fault_control:
+            facts["qbo_admin_url"] = qbo_base_url.rstrip("/") + ADMIN_PREFIX
+        return facts

@@ -136,6 +136,11 @@ class Faults:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
 
+    def reseed(self, seed: int) -> None:
+        """Restart the random failures from `seed`, so a run with the same seed fails the same requests."""
+        self.seed = seed
+        self._rng = random.Random(seed)
+
     def fail_next(
         self,
         count: int = 1,

@@ -68,6 +68,11 @@ def _server(app: ASGIApp) -> _Server:
 
 def describe(facts: dict[str, object]) -> list[str]:
     """The human-readable lines printed after the facts line."""
+    control = [
+        f"Fault control: {facts[key]}/faults (GET, PUT, DELETE; docs/sandbox.md)"
+        for key in ("paymo_admin_url", "qbo_admin_url")
+        if key in facts
+    ]
     return [
         f"Paymo emulator:      {facts['paymo_base_url']}  (API key {facts['paymo_api_key']}, any password)",
         f"QuickBooks emulator: {facts['qbo_base_url']}  (realm {facts['realm_id']})",
@@ -75,6 +80,7 @@ def describe(facts: dict[str, object]) -> list[str]:
         f"  export PAYMO_BASE_URL={facts['paymo_base_url']} PAYMO_API_KEY={facts['paymo_api_key']}",
         f"  export QBO_BASE_URL={facts['qbo_base_url']} QBO_REALM_ID={facts['realm_id']}"
         f" QBO_ACCESS_TOKEN={facts['qbo_access_token']} QBO_ENVIRONMENT=sandbox",
+        *control,
         "Press Ctrl-C to stop.",
     ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,12 +20,15 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError
-from mcp.types import CallToolResult, TextContent
-from pydantic import AnyHttpUrl
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent
+from mcp.types import Tool as McpTool
+from pydantic import AnyHttpUrl, ValidationError
 
 from paymo_qb_mcp import __version__
 from paymo_qb_mcp.domain.secrets import KnownSecrets
 from paymo_qb_mcp.errors import ConfigError, PaymoQbError
+from paymo_qb_mcp.server.arguments import PLAN_HASH_PATTERN, argument_phrases
 from paymo_qb_mcp.server.outputs import UNTRUSTED_TEXT_NOTICE
 from paymo_qb_mcp.server.prompts import register_prompts
 from paymo_qb_mcp.server.runtime import LazyRuntime, RuntimeFactory
@@ -35,7 +38,13 @@ if TYPE_CHECKING:
     from paymo_qb_mcp.config.policy import Policy
     from paymo_qb_mcp.server.runtime import Runtime
 
-__all__ = ["SERVER_NAME", "build_server", "check_policy_tools", "coded_error_text"]
+__all__ = [
+    "SERVER_NAME",
+    "ErrorsStartWithTheirCode",
+    "build_server",
+    "check_policy_tools",
+    "coded_error_text",
+]
 
 SERVER_NAME = "paymo-qb-mcp"
 
@@ -55,23 +64,68 @@ _VALIDATION_ITEM = re.compile(
     r"^(?P<field>\S[^\n]*)\n  (?P<message>[^\n]*?)(?: \[type=[^\n]*)?$", re.MULTILINE
 )
 _BARE_FAILURE = re.compile(r"^Error executing tool (?P<tool>[\w.-]+)$")
+# pydantic quotes the regular expression a string must match; the accepted form is said in words instead.
+_PATTERN_MESSAGE = re.compile(r"^String should match pattern .*$")
+_PLAN_HASH = re.compile(PLAN_HASH_PATTERN)
+# The SDK's words for an elicitation answer it could not take (no content, content outside the form,
+# a response of another kind): they name our internal resolver, which means nothing to the agent.
+_BAD_ANSWER = re.compile(
+    r"^Error executing tool (?P<tool>[\w.-]+): Resolver (?:'[^']*'|for parameter '[^']*')"
+)
 
 
-def coded_error_text(text: str) -> str:
+# A list of 5,000 bad ids is 5,000 refusals: the first few say what is wrong, the count says the rest.
+_PROBLEMS_SHOWN = 5
+
+
+def _problems(details: str, accepted: Mapping[str, str]) -> list[str]:
+    """Each argument pydantic refused (``name`` or ``name.0`` for a list item), with its message and what
+    the argument accepts (said once per argument); the value given is never repeated."""
+    problems: list[str] = []
+    said: set[str] = set()
+    count = 0
+    for item in _VALIDATION_ITEM.finditer(details):
+        field = item.group("field")
+        if field.startswith("For further information"):
+            continue
+        count += 1
+        if len(problems) == _PROBLEMS_SHOWN:
+            continue
+        message = _PATTERN_MESSAGE.sub(
+            "String is not in the accepted form", item.group("message").rstrip(".")
+        )
+        argument = field.split(".", 1)[0]
+        phrase = accepted.get(argument) if argument not in said else None
+        said.add(argument)
+        problems.append(f"{field}: {message}" + (f" (accepts {phrase})" if phrase else ""))
+    if count > len(problems):
+        problems.append(f"and {count - len(problems)} more like these")
+    return problems
+
+
+def coded_error_text(text: str, accepted: Mapping[str, str] | None = None) -> str:
     """A tool error as the agent sees it: our coded message without the SDK's prefix; the SDK's own
     argument validation as ``INPUT:`` naming each argument and what it accepts (never echoing the value
-    given); an unexpected failure as ``INTERNAL:`` with what to do."""
+    given; ``accepted``: each argument's accepted values in words, ``arguments.argument_phrases``); a call
+    of a tool that does not exist as ``INPUT:`` listing the tools; an elicitation answer the SDK could not
+    take as ``APPROVAL:``; an unexpected failure as ``INTERNAL:`` with what to do."""
     validation = _VALIDATION.match(text)
     if validation is not None:
-        problems = [
-            f"{item.group('field')}: {item.group('message').rstrip('.')}"
-            for item in _VALIDATION_ITEM.finditer(text[validation.end() :])
-            if not item.group("field").startswith("For further information")
-        ]
+        problems = _problems(text[validation.end() :], accepted or {})
         return (
             f"INPUT: {validation.group('tool')} got arguments it does not accept — "
             + "; ".join(problems)
             + ". Fix them (see the tool's input schema) and call again; nothing was planned or written."
+        )
+    if text.startswith("Unknown tool: "):
+        # The name given is not repeated: it may be anything, of any length.
+        return f"INPUT: there is no tool of that name; the tools are {', '.join(TOOL_NAMES)}."
+    answer = _BAD_ANSWER.match(text)
+    if answer is not None:
+        return (
+            f"APPROVAL: {answer.group('tool')} got an answer to its approval question that does not fit "
+            "the form (approve: true or false, and an optional note), so nothing was written. Call the "
+            "tool again to ask the human again."
         )
     bare = _BARE_FAILURE.match(text)
     if bare is not None:
@@ -82,35 +136,87 @@ def coded_error_text(text: str) -> str:
     return _SDK_PREFIX.sub("", text, count=1)
 
 
-async def errors_start_with_their_code(
-    ctx: ServerRequestContext[Any, Any], call_next: CallNext
-) -> HandlerResult:
-    """Tool errors start with a stable code (``BLOCKED: ...``, ``INPUT: ...``), so agents can branch on it.
+class ErrorsStartWithTheirCode:
+    """Middleware: tool errors start with a stable code (``BLOCKED: ...``, ``INPUT: ...``), so agents can
+    branch on it; a prompt's refused argument is an ``INPUT`` protocol error, not an internal one.
 
     The SDK prefixes every tool error with "Error executing tool <name>: " and words its own argument
-    validation and unexpected failures its own way; ``coded_error_text`` rewrites them.
+    validation and unexpected failures its own way; ``coded_error_text`` rewrites them, saying what each
+    refused argument accepts from the tool's input schema (``list_tools``: the server's tools, read once,
+    when the first refusal needs them).
     """
-    result = await call_next(ctx)
-    if ctx.method != "tools/call":
+
+    def __init__(self, list_tools: Callable[[], Awaitable[Sequence[McpTool]]]) -> None:
+        self._list_tools = list_tools
+        self._phrases: dict[str, dict[str, str]] | None = None
+
+    async def _accepted(self, ctx: ServerRequestContext[Any, Any]) -> Mapping[str, str]:
+        if self._phrases is None:
+            self._phrases = {
+                tool.name: argument_phrases(tool.input_schema) for tool in await self._list_tools()
+            }
+        name = (ctx.params or {}).get("name")
+        return self._phrases.get(name, {}) if isinstance(name, str) else {}
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "prompts/get":
+            return await _prompt_arguments_are_input(ctx, call_next)
+        result = await call_next(ctx)
+        if ctx.method != "tools/call":
+            return result
+        lifespan = getattr(ctx, "lifespan_context", None)
+        runtime = lifespan.runtime if isinstance(lifespan, LazyRuntime) else None
+        secrets = runtime.secrets if runtime is not None else None
+        if isinstance(result, CallToolResult):
+            accepted = await self._accepted(ctx) if result.is_error else {}
+            for block in result.content:
+                if isinstance(block, TextContent):
+                    text = coded_error_text(block.text, accepted) if result.is_error else block.text
+                    block.text = _masked(text, secrets)
+            if result.structured_content is not None and secrets is not None:
+                result.structured_content = _masked_json(result.structured_content, secrets)
+        elif isinstance(result, dict):
+            # The dispatcher may hand results over already serialised.
+            accepted = await self._accepted(ctx) if result.get("isError") else {}
+            for block in result.get("content") or ():
+                if (
+                    isinstance(block, dict)
+                    and block.get("type") == "text"
+                    and isinstance(block.get("text"), str)
+                ):
+                    text = (
+                        coded_error_text(block["text"], accepted) if result.get("isError") else block["text"]
+                    )
+                    block["text"] = _masked(text, secrets)
+            if isinstance(result.get("structuredContent"), dict) and secrets is not None:
+                result["structuredContent"] = _masked_json(result["structuredContent"], secrets)
         return result
-    lifespan = getattr(ctx, "lifespan_context", None)
-    runtime = lifespan.runtime if isinstance(lifespan, LazyRuntime) else None
-    secrets = runtime.secrets if runtime is not None else None
-    if isinstance(result, CallToolResult):
-        for block in result.content:
-            if isinstance(block, TextContent):
-                block.text = _masked(coded_error_text(block.text) if result.is_error else block.text, secrets)
-        if result.structured_content is not None and secrets is not None:
-            result.structured_content = _masked_json(result.structured_content, secrets)
-    elif isinstance(result, dict):
-        # The dispatcher may hand results over already serialised.
-        for block in result.get("content") or ():
-            if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
-                text = coded_error_text(block["text"]) if result.get("isError") else block["text"]
-                block["text"] = _masked(text, secrets)
-        if isinstance(result.get("structuredContent"), dict) and secrets is not None:
-            result["structuredContent"] = _masked_json(result["structuredContent"], secrets)
-    return result
+
+
+async def _prompt_arguments_are_input(
+    ctx: ServerRequestContext[Any, Any], call_next: CallNext
+) -> HandlerResult:
+    """A prompt's argument the SDK refuses is the caller's mistake (``INPUT``, naming the argument, never its
+    value), not the internal error the SDK makes of it."""
+    try:
+        return await call_next(ctx)
+    except MCPError:
+        raise
+    except Exception as error:
+        cause: BaseException | None = error
+        while cause is not None and not isinstance(cause, ValidationError):
+            cause = cause.__cause__
+        name = (ctx.params or {}).get("name")
+        if not isinstance(cause, ValidationError):
+            if not str(error).startswith("Missing required arguments"):
+                raise
+            problems = str(error)  # the names of the prompt's own arguments, no value
+        else:
+            problems = "; ".join(_problems(str(cause).split("\n", 1)[-1], {}))
+        raise MCPError(
+            code=INVALID_PARAMS,
+            message=f"INPUT: prompt {name} got arguments it does not accept — {problems}.",
+        ) from None
 
 
 def _masked(text: str, secrets: KnownSecrets | None) -> str:
@@ -226,7 +332,7 @@ def build_server(
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=log_level,
-        middleware=[errors_start_with_their_code],
+        middleware=[ErrorsStartWithTheirCode(lambda: server.list_tools())],
         **auth_kwargs,
     )
     register_tools(server)
@@ -290,6 +396,13 @@ def build_server(
         mime_type="application/json",
     )
     async def plan_resource(plan_hash: str) -> str:
+        if _PLAN_HASH.fullmatch(plan_hash) is None:
+            # Said without the value: it may be anything, of any length.
+            raise ResourceError(
+                "INPUT: plan_hash is the 64 hexadecimal characters of a plan_hash a tool returned; "
+                "call the tool again with dry_run=true to get one"
+            )
+        plan_hash = plan_hash.lower()
         # A plan is only ever remembered by an open runtime: none open yet, no plan to show.
         opened = current.lazy.runtime if current.lazy is not None else None
         found = opened.recent_plans.get(plan_hash) if opened is not None else None

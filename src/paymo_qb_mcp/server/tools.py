@@ -22,6 +22,14 @@ from pydantic import Field
 
 from paymo_qb_mcp.domain.money import quantize
 from paymo_qb_mcp.errors import PaymoQbError
+from paymo_qb_mcp.server.arguments import (
+    DAY_RANGE,
+    MAX_SELECTED_IDS,
+    ApprovalIdText,
+    Day,
+    PaymoId,
+    QboId,
+)
 from paymo_qb_mcp.server.governance import (
     Approval,
     NoQuestion,
@@ -49,23 +57,27 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_SELECTED_IDS", "TOOL_NAMES", "register_tools"]
 
-# The sync core's bound on a list of invoice ids (``sync.invoices.selection.MAX_SELECTED_IDS``), written
-# out so that declaring the tool does not import the sync core; a test checks that the two agree.
-MAX_SELECTED_IDS: Final = 5000
+# Every argument's bounds are declared here, from `server.arguments` (ids, lengths, list sizes, dates), so
+# clients see them in the input schemas and the SDK refuses what is out of bounds before a tool runs.
 
 DryRun = Annotated[
     bool,
     Field(description="true: only plan and return the changes; nothing is written and no approval is asked."),
 ]
 ApprovalId = Annotated[
-    str | None,
+    ApprovalIdText | None,
     Field(
-        description="The id of an approval a human gave out of band (`paymo-qb-mcp approve ID`). Pass it "
-        "only when a previous call returned pending_approval and the human says it is approved."
+        description="The id of an approval a human gave out of band (`paymo-qb-mcp approve ID`, an id such "
+        "as apr_7K2M9Q). Pass it only when a previous call returned pending_approval and the human says it "
+        "is approved."
     ),
 ]
-DateFrom = Annotated[dt.date, Field(description="First day of the period (YYYY-MM-DD), inclusive.")]
-DateTo = Annotated[dt.date, Field(description="Last day of the period (YYYY-MM-DD), inclusive.")]
+DateFrom = Annotated[Day, Field(description=f"First day of the period (YYYY-MM-DD, {DAY_RANGE}), inclusive.")]
+DateTo = Annotated[Day, Field(description=f"Last day of the period (YYYY-MM-DD, {DAY_RANGE}), inclusive.")]
+# The groupings aggregate_time knows, and a list of them at most that long.
+MAX_GROUPINGS: Final = 4
+# The Paymo invoice statuses, and a list of them at most that long.
+MAX_STATUSES: Final = 5
 
 # Writes are safe to repeat: a re-sync never duplicates (idempotent).
 WRITE_HINTS: dict[str, bool] = {
@@ -173,7 +185,7 @@ async def plan_find_client_match(
 
 
 async def find_client_match(
-    paymo_client_id: Annotated[int, Field(description="The Paymo client id.", ge=1)],
+    paymo_client_id: Annotated[PaymoId, Field(description="The Paymo client id.")],
     prepared: Annotated[Prepared, Resolve(plan_find_client_match)],
     confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_find_client_match))],
     ctx: Context,
@@ -185,7 +197,7 @@ async def find_client_match(
         bool, Field(description="Also update the linked customer's e-mail, phone and address from Paymo.")
     ] = False,
     qbo_customer_id: Annotated[
-        str | None,
+        QboId | None,
         Field(
             description="Link to this QuickBooks customer id — only when the human chose it, e.g. among "
             "the candidates of an ambiguous result."
@@ -298,9 +310,9 @@ async def sync_invoice(
     prepared: Annotated[Prepared, Resolve(plan_sync_invoice)],
     confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_sync_invoice))],
     ctx: Context,
-    paymo_invoice_id: Annotated[int | None, Field(description="One Paymo invoice id.", ge=1)] = None,
+    paymo_invoice_id: Annotated[PaymoId | None, Field(description="One Paymo invoice id.")] = None,
     paymo_invoice_ids: Annotated[
-        list[Annotated[int, Field(ge=1)]] | None,
+        list[PaymoId] | None,
         Field(
             description="Or: several Paymo invoice ids, planned and approved as one plan.",
             min_length=1,
@@ -308,16 +320,19 @@ async def sync_invoice(
         ),
     ] = None,
     date_from: Annotated[
-        dt.date | None,
-        Field(description="Or: every Paymo invoice dated from this day (YYYY-MM-DD, inclusive)..."),
+        Day | None,
+        Field(
+            description=f"Or: every Paymo invoice dated from this day (YYYY-MM-DD, {DAY_RANGE}, inclusive)..."
+        ),
     ] = None,
-    date_to: Annotated[dt.date | None, Field(description="...to this day (inclusive), as one plan.")] = None,
+    date_to: Annotated[Day | None, Field(description="...to this day (inclusive), as one plan.")] = None,
     statuses: Annotated[
         list[InvoiceStatusName] | None,
         Field(
             description="With a period: the Paymo statuses to take (default sent, viewed, paid and void: "
             "drafts are not billed yet).",
             min_length=1,
+            max_length=MAX_STATUSES,
         ),
     ] = None,
     dry_run: DryRun = False,
@@ -411,10 +426,11 @@ async def mark_paid(
     confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_mark_paid))],
     ctx: Context,
     paymo_invoice_id: Annotated[
-        int | None, Field(description="One Paymo invoice (already synced to QuickBooks).")
+        PaymoId | None, Field(description="One Paymo invoice (already synced to QuickBooks).")
     ] = None,
     since: Annotated[
-        dt.date | None, Field(description="Or: every synced invoice with payments on/after this date.")
+        Day | None,
+        Field(description=f"Or: every synced invoice with payments on/after this date ({DAY_RANGE})."),
     ] = None,
     direction: Annotated[
         Direction,
@@ -477,9 +493,14 @@ async def push_expenses(
     prepared: Annotated[Prepared, Resolve(plan_push_expenses)],
     confirmation: Annotated[ElicitationResult[Approval], Resolve(_confirm_resolver(plan_push_expenses))],
     ctx: Context,
-    expense_ids: Annotated[list[int] | None, Field(description="Paymo expense ids to push.")] = None,
-    date_from: Annotated[dt.date | None, Field(description="Or: expenses dated from this day...")] = None,
-    date_to: Annotated[dt.date | None, Field(description="...to this day, inclusive.")] = None,
+    expense_ids: Annotated[
+        list[PaymoId] | None,
+        Field(description="Paymo expense ids to push.", min_length=1, max_length=MAX_SELECTED_IDS),
+    ] = None,
+    date_from: Annotated[
+        Day | None, Field(description=f"Or: expenses dated from this day ({DAY_RANGE})...")
+    ] = None,
+    date_to: Annotated[Day | None, Field(description="...to this day, inclusive.")] = None,
     dry_run: DryRun = False,
     approval_id: ApprovalId = None,
 ) -> SelectionWriteResult:
@@ -542,7 +563,10 @@ async def aggregate_time(
     ctx: Context,
     group_by: Annotated[
         list[GroupBy],
-        Field(description="How to group billable hours: client and project, optionally task/user."),
+        Field(
+            description="How to group billable hours: client and project, optionally task/user.",
+            max_length=MAX_GROUPINGS,
+        ),
     ] = ["client", "project"],  # noqa: B006 - pydantic copies defaults; the schema shows it
     target: Annotated[
         TimeTarget,
@@ -590,7 +614,7 @@ async def plan_create_po_from_budget(
 
 
 async def create_po_from_budget(
-    paymo_project_id: Annotated[int, Field(description="The Paymo project with a budget.", ge=1)],
+    paymo_project_id: Annotated[PaymoId, Field(description="The Paymo project with a budget.")],
     prepared: Annotated[Prepared, Resolve(plan_create_po_from_budget)],
     confirmation: Annotated[
         ElicitationResult[Approval], Resolve(_confirm_resolver(plan_create_po_from_budget))

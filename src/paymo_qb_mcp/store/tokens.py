@@ -1,5 +1,7 @@
 """Credential storage a user can trust: QuickBooks OAuth tokens per realm, the QuickBooks app's keys and
-the Paymo API key, kept in the OS keyring when one is usable, else in a 0600 JSON file written atomically.
+the Paymo API key, kept in the OS keyring when one is usable, else in a 0600 JSON file written atomically;
+the lock under which one process at a time refreshes a realm's tokens; and the audit log's HMAC key,
+kept with the credentials (`DataDirAuditKeys`).
 
 Secrets never reach a log line, an exception message or a ``repr``. Every write replaces a whole
 record in one step (a keyring entry, or temp file + fsync + ``os.replace``), so a crash mid-write
@@ -8,10 +10,15 @@ leaves the previous record intact and never loses a refresh token.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -25,8 +32,11 @@ from filelock import FileLock
 from paymo_qb_mcp.errors import ConfigError, DataError
 
 __all__ = [
+    "AUDIT_KEY_FILE",
     "KEYRING_SERVICE",
+    "AuditKey",
     "CredentialStore",
+    "DataDirAuditKeys",
     "FileSecrets",
     "KeyringSecrets",
     "PaymoCredentials",
@@ -45,6 +55,9 @@ KEYRING_SERVICE = "paymo-qb-mcp"
 CREDENTIALS_FILE = "credentials.json"
 # The keyring cannot list its entries portably, so the names (never the values) are kept beside the data.
 KEYRING_INDEX_FILE = "credentials-in-keyring.json"
+# The audit log's key when the credentials are not in the keyring: its own 0600 file beside them, so that
+# `auto` (which follows where credentials.json is) never mistakes the key for credentials.
+AUDIT_KEY_FILE = "audit-key.json"
 FILE_FORMAT_VERSION = 1
 
 TokenStoreMode = Literal["auto", "keyring", "file"]
@@ -179,6 +192,10 @@ class SecretBackend(Protocol):
     def delete(self, key: str) -> None: ...
     def names(self) -> list[str]: ...
     def describe(self) -> str: ...
+    @property
+    def directory(self) -> Path:
+        """The data directory the records belong to (lock files go there)."""
+        ...
 
 
 # ---------------------------------------------------------------------- file backend
@@ -224,6 +241,10 @@ class FileSecrets:
 
     def describe(self) -> str:
         return f"file {self.path} (owner read/write only)"
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
 
     def _read(self) -> dict[str, dict[str, Any]]:
         try:
@@ -340,6 +361,10 @@ class KeyringSecrets:
     def describe(self) -> str:
         return f"OS keyring ({type(self._keyring).__name__}, service {self.service!r})"
 
+    @property
+    def directory(self) -> Path:
+        return self.index_path.parent
+
     def get(self, key: str) -> dict[str, Any] | None:
         try:
             raw = self._keyring.get_password(self.service, key)
@@ -454,6 +479,25 @@ class CredentialStore:
 
     def qbo_realms(self) -> list[str]:
         return [key.removeprefix(_QBO_PREFIX) for key in self.backend.names() if key.startswith(_QBO_PREFIX)]
+
+    def qbo_refresh_lock(self, realm_id: str) -> FileLock:
+        """The lock every process using this store holds while it refreshes `realm_id`'s tokens.
+
+        Intuit rotates the refresh token, so two processes spending the same one leave one of them
+        with a dead token; under this lock the second re-reads the store and uses the first's result.
+        It is an OS file lock beside the credentials (in the data directory for the keyring), so a
+        process that dies holding it releases it. Not bound to a thread: it may be released by a
+        thread other than the one that acquired it (the provider acquires it in a worker thread).
+        """
+        directory = self.backend.directory
+        try:
+            _ensure_private_directory(directory)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create the data directory {directory}: {exc.strerror or exc}."
+            ) from None
+        name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in realm_id)
+        return FileLock(str(directory / f"quickbooks-refresh-{name}.lock"), thread_local=False)
 
     # QuickBooks app keys
     def load_qbo_app(self, environment: str) -> QboAppCredentials | None:
@@ -571,3 +615,125 @@ def _parse_time(value: Any) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no time zone")
     return moment
+
+
+# ---------------------------------------------------------------------- the audit log's key
+
+_AUDIT_KEY_NAME = "audit-key"
+_AUDIT_KEY_BYTES = 32
+
+
+def audit_key_id(secret: bytes) -> str:
+    """The public name of an audit key: derived from it (so a record cannot pair an id with another key),
+    and revealing nothing about it."""
+    return "ak-" + hmac.new(secret, b"paymo-qb-mcp audit key id", hashlib.sha256).hexdigest()[:16]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditKey:
+    """The HMAC key of one data directory's audit log.
+
+    `keyed_from` is the line the key took over at: the log had `keyed_from - 1` entries when the key was
+    made, and every entry from that line on must be keyed with it.
+    """
+
+    key_id: str
+    secret: bytes = field(repr=False)
+    created_at: datetime
+    keyed_from: int
+
+    @classmethod
+    def generate(cls, *, keyed_from: int, now: datetime) -> AuditKey:
+        secret = secrets.token_bytes(_AUDIT_KEY_BYTES)
+        return cls(key_id=audit_key_id(secret), secret=secret, created_at=_aware(now), keyed_from=keyed_from)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "secret": base64.b64encode(self.secret).decode("ascii"),
+            "created_at": _aware(self.created_at).isoformat(),
+            "keyed_from": self.keyed_from,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str) -> AuditKey:
+        try:
+            secret = base64.b64decode(str(data["secret"]), validate=True)
+            key = cls(
+                key_id=str(data["key_id"]),
+                secret=secret,
+                created_at=_parse_time(data["created_at"]),
+                keyed_from=int(data["keyed_from"]),
+            )
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            key = None
+        if key is None or len(secret) != _AUDIT_KEY_BYTES or audit_key_id(secret) != key.key_id:
+            raise DataError(
+                f"The audit log's key in {where} is damaged; the keyed entries of the audit log cannot be "
+                "checked without it. Restore it from a backup of your credentials."
+            )
+        return key
+
+
+class DataDirAuditKeys:
+    """Where the audit key of a data directory is kept: with its credentials.
+
+    In the OS keyring when the credentials are there (the directory has ``credentials-in-keyring.json``),
+    as the entry ``audit-key:<digest of the directory's path>`` (a keyring is shared by every data
+    directory, a key belongs to one log); otherwise in ``audit-key.json`` (0600, written atomically)
+    beside ``credentials.json``. A key already in the file is used wherever the credentials went since.
+    The key is made by the first keyed append (`create`, under the audit log's lock) and never changes.
+    """
+
+    def __init__(self, data_dir: Path, *, keyring_backend: KeyringLike | None = None) -> None:
+        self.data_dir = data_dir
+        self._keyring_backend = keyring_backend
+        self._file = FileSecrets(data_dir / AUDIT_KEY_FILE)
+
+    @property
+    def _in_keyring(self) -> bool:
+        return (self.data_dir / KEYRING_INDEX_FILE).exists()
+
+    def _keyring_name(self) -> str:
+        digest = hashlib.sha256(str(self.data_dir.resolve()).encode("utf-8")).hexdigest()[:16]
+        return f"{_AUDIT_KEY_NAME}:{digest}"
+
+    def _keyring(self) -> KeyringSecrets:
+        found = self._keyring_backend if self._keyring_backend is not None else usable_keyring()
+        if found is None:
+            raise ConfigError(
+                "The audit log's key is kept in the OS keyring with the credentials "
+                f"({KEYRING_INDEX_FILE} in {self.data_dir} says they are there), but no usable keyring is "
+                "reachable from this process. Run from a session with the keyring unlocked."
+            )
+        return KeyringSecrets(found, self.data_dir / KEYRING_INDEX_FILE)
+
+    def describe(self) -> str:
+        if self._file.path.exists() or not self._in_keyring:
+            return self._file.describe()
+        return f"the OS keyring (entry {KEYRING_SERVICE}/{self._keyring_name()})"
+
+    def load(self) -> AuditKey | None:
+        """The key, or None when none was made yet; ConfigError when its keyring cannot be reached."""
+        if self._file.path.exists():
+            record = self._file.get(_AUDIT_KEY_NAME)
+            if record is not None:
+                return AuditKey.from_json(record, self._file.describe())
+        if self._in_keyring:
+            name = self._keyring_name()
+            record = self._keyring().get(name)
+            if record is not None:
+                return AuditKey.from_json(record, f"the OS keyring entry {KEYRING_SERVICE}/{name}")
+        return None
+
+    def create(self, *, keyed_from: int, now: datetime) -> AuditKey:
+        """Make and keep (durably) a new key taking over at line `keyed_from`; the log's lock is held."""
+        key = AuditKey.generate(keyed_from=keyed_from, now=now)
+        if self._in_keyring:
+            self._keyring().put(self._keyring_name(), key.to_json())
+        else:
+            self._file.put(_AUDIT_KEY_NAME, key.to_json())
+        logger.info(
+            "made the audit log's key %s (keyed from line %d) in %s", key.key_id, keyed_from, self.describe()
+        )
+        return key

@@ -86,6 +86,8 @@ class _Writes(Protocol):
         qbo_id: str,
         record: qbo_models.QboEntity,
         outcome: str,
+        *,
+        keep: bool = True,
     ) -> AppliedChange: ...
 
     def note_refusal(self, error: PaymoQbError) -> None: ...
@@ -382,7 +384,7 @@ class BatchWriter:
             ident = entity.Id or ""
             record = records.get((model.entity_name, ident), entity)
             shown = outcome or _MODIFIED[change.action]
-            results.append((change, self._executor.checked(change, model, ident, record, shown)))
+            results.append((change, self._executor.checked(change, model, ident, record, shown, keep=False)))
         return results
 
     def _failed(self, change: Change, error: PaymoQbError) -> AppliedChange:

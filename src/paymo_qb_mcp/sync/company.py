@@ -44,7 +44,7 @@ from paymo_qb_mcp.domain.money import normalize_currency
 from paymo_qb_mcp.errors import PaymoQbError
 from paymo_qb_mcp.net import jsonwire
 from paymo_qb_mcp.paymo import models as paymo_models
-from paymo_qb_mcp.paymo.client import PaymoClient
+from paymo_qb_mcp.paymo.client import LARGEST_PAGE_SIZE, PaymoClient
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
 from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.client import QboClient
@@ -84,10 +84,6 @@ _CDC_OVERLAP: Final = dt.timedelta(seconds=3)
 # QBO looks back at most 30 days; a mark older than this is caught up by a full reload.
 _CDC_MAX_AGE: Final = dt.timedelta(days=29)
 _SNAPSHOT_VERSION: Final = 1
-# Clients and contacts carry no included collections, so Paymo's 2,500-object cap on those does not
-# apply: Paymo's largest page (2,500, per its support; unconfirmed) means fewer requests at about one a
-# second.
-_PAYMO_PAGE: Final = 2500
 
 _PLAN_STARTED: ContextVar[float | None] = ContextVar("paymo_qb_plan_started", default=None)
 
@@ -706,9 +702,9 @@ class CompanyData:
             found[name] = await reader()
 
         async with side_by_side() as group:
-            group.start_soon(read, "clients", lambda: self._paymo.list_clients(page_size=_PAYMO_PAGE))
+            group.start_soon(read, "clients", lambda: self._paymo.list_clients(page_size=LARGEST_PAGE_SIZE))
             group.start_soon(
-                read, "contacts", lambda: self._paymo.list_client_contacts(page_size=_PAYMO_PAGE)
+                read, "contacts", lambda: self._paymo.list_client_contacts(page_size=LARGEST_PAGE_SIZE)
             )
         clients: dict[int, paymo_models.Client] = {client.id: client for client in found["clients"]}
         contacts: dict[int, paymo_models.ClientContact] = {c.id: c for c in found["contacts"]}
@@ -729,8 +725,8 @@ class CompanyData:
             data.__dict__.update(fresh.__dict__)
             return
         condition = paymo_ge("updated_on", data.mark)
-        clients = await self._paymo.list_clients(where=condition, page_size=_PAYMO_PAGE)
-        contacts = await self._paymo.list_client_contacts(where=condition, page_size=_PAYMO_PAGE)
+        clients = await self._paymo.list_clients(where=condition, page_size=LARGEST_PAGE_SIZE)
+        contacts = await self._paymo.list_client_contacts(where=condition, page_size=LARGEST_PAGE_SIZE)
         for client in clients:
             data.clients[client.id] = client
         for contact in contacts:

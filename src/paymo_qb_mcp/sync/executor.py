@@ -84,6 +84,7 @@ from paymo_qb_mcp.sync.writes import (
     readback_findings,
     same_value,
     skipped,
+    summary_record,
     wire_value,
 )
 
@@ -441,14 +442,18 @@ class Executor:
         qbo_id: str,
         record: qbo_models.QboEntity,
         outcome: str,
+        *,
+        keep: bool = True,
     ) -> AppliedChange:
         """The change's outcome with the record as QBO holds it — the record QBO answered the write with
-        (what it stored, totals computed), or one read back — and a finding per expected value it lacks."""
+        (what it stored, totals computed), or one read back — and a finding per expected value it lacks.
+        With ``keep=False`` the outcome keeps only the record's identity and totals (``summary_record``)."""
         expect = self.resolve_links(change.expect or {})
         findings = readback_findings(model, qbo_id, record.to_wire(), expect)
         paymo_id = None if change.paymo_id is None else str(change.paymo_id)
+        kept = record if keep else summary_record(record)
         return AppliedChange(
-            change, outcome, qbo_id=qbo_id, paymo_id=paymo_id, record=record, findings=findings
+            change, outcome, qbo_id=qbo_id, paymo_id=paymo_id, record=kept, findings=findings
         )
 
     def resolve_links(self, value: Any) -> Any:

@@ -37,6 +37,7 @@ from paymo_qb_mcp.domain.money import ZERO, normalize_currency, quantize
 from paymo_qb_mcp.domain.plan import Change, FindingList, Plan
 from paymo_qb_mcp.errors import InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.paymo.client import LARGEST_PAGE_SIZE
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.quickbooks import models as qbo_models
@@ -812,7 +813,9 @@ async def _synced_invoices(
             f"paymo:invoice:{missing}",
         )
     # Invoices with payments in scope that were never synced: say so rather than skip them silently.
-    payments = await ctx.paymo.list_invoice_payments(where=paymo_ge("date", since) if since else None)
+    payments = await ctx.paymo.list_invoice_payments(
+        where=paymo_ge("date", since) if since else None, page_size=LARGEST_PAGE_SIZE
+    )
     unsynced = sorted(
         {p.invoice_id for p in payments if p.invoice_id is not None and p.invoice_id not in links}
     )

@@ -27,10 +27,12 @@ from paymo_qb_mcp.domain.timeagg import (
     aggregate_time,
     changed_since_push,
     local_date,
+    period_window,
     time_added_since_push,
 )
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.paymo.client import LARGEST_PAGE_SIZE
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.paymo.where import le as paymo_le
@@ -64,6 +66,10 @@ from paymo_qb_mcp.sync.timesheets import TIME_GROUP_KIND, pushed_time
 __all__ = ["reconciliation_report"]
 
 _QUERY_CHUNK: Final = 100
+# Ids per Paymo `id in (...)` filter for objects read without included collections (the invoice
+# selection's chunk): short enough for any URL, and a month's tasks, projects and clients in a few
+# requests at Paymo's one a second.
+_PAYMO_CHUNK: Final = 250
 # Paymo matches date+duration entries in time_interval as if they ran from 00:00 UTC of their date, so
 # the request window is a day wider on each side; the local date then decides membership exactly.
 _WINDOW_MARGIN: Final = dt.timedelta(days=1)
@@ -450,7 +456,7 @@ class _InvoiceComparer:
         # per chunk of ids tells which sources are gone, instead of one read per invoice.
         outside = sorted({source for _, _, source in unaccounted if source is not None})
         existing: set[int] = set()
-        for chunk in _chunks(outside):
+        for chunk in _chunks(outside, _PAYMO_CHUNK):
             listed = await ctx.paymo.list_invoices(where=paymo_in("id", [int(i) for i in chunk]))
             existing.update(invoice.id for invoice in listed)
         for _row, fields, source in unaccounted:
@@ -480,14 +486,13 @@ async def _unbilled_time(
     ctx: SyncContext, facts: CompanyFacts, date_from: dt.date, date_to: dt.date
 ) -> list[UnbilledTime]:
     zone = facts.paymo_timezone
-    start = dt.datetime.combine(date_from, dt.time.min, zone) - _WINDOW_MARGIN
-    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time.min, zone) + _WINDOW_MARGIN
-    entries = await ctx.paymo.list_time_entries(where=time_interval(start, end))
+    start, end = period_window(date_from, date_to, zone, _WINDOW_MARGIN)
+    entries = await ctx.paymo.list_time_entries(where=time_interval(start, end), page_size=LARGEST_PAGE_SIZE)
     if not entries:
         return []
     task_ids = sorted({entry.task_id for entry in entries if entry.task_id is not None})
     tasks: dict[int, paymo_models.Task] = {}
-    for chunk in _chunks(task_ids):
+    for chunk in _chunks(task_ids, _PAYMO_CHUNK):
         tasks.update((task.id, task) for task in await ctx.paymo.list_tasks(where=paymo_in("id", chunk)))
     project_ids = sorted(
         {
@@ -497,7 +502,7 @@ async def _unbilled_time(
         }
     )
     projects: dict[int, paymo_models.Project] = {}
-    for chunk in _chunks(project_ids):
+    for chunk in _chunks(project_ids, _PAYMO_CHUNK):
         projects.update((p.id, p) for p in await ctx.paymo.list_projects(where=paymo_in("id", chunk)))
     views: list[TimeEntryView] = []
     pushed: set[int] = set()
@@ -517,7 +522,7 @@ async def _unbilled_time(
     aggregation = aggregate_time(views, start=date_from, end=date_to, already_pushed=pushed)
     client_ids = sorted({group.key.client_id for group in aggregation.groups if group.key.client_id})
     clients: dict[int, paymo_models.Client] = {}
-    for chunk in _chunks(client_ids):
+    for chunk in _chunks(client_ids, _PAYMO_CHUNK):
         clients.update((c.id, c) for c in await ctx.paymo.list_clients(where=paymo_in("id", chunk)))
     return [
         UnbilledTime(
@@ -584,7 +589,9 @@ def _entry_view(
 async def _expenses_not_pushed(
     ctx: SyncContext, facts: CompanyFacts, date_from: dt.date, date_to: dt.date
 ) -> list[ExpenseGap]:
-    expenses = await ctx.paymo.list_expenses(where=[paymo_ge("date", date_from), paymo_le("date", date_to)])
+    expenses = await ctx.paymo.list_expenses(
+        where=[paymo_ge("date", date_from), paymo_le("date", date_to)], page_size=LARGEST_PAGE_SIZE
+    )
     gaps: list[ExpenseGap] = []
     for expense in sorted(expenses, key=lambda e: (e.date or dt.date.min, e.id)):
         # Rebilling an expense on a Paymo invoice does not record the cost in QBO, so invoiced ones count.

@@ -92,10 +92,12 @@ from paymo_qb_mcp.domain.timeagg import (
     changed_since_push,
     hours_from_seconds,
     local_date,
+    period_window,
     time_added_since_push,
 )
 from paymo_qb_mcp.errors import InputError, NotFound
 from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.paymo.client import LARGEST_PAGE_SIZE
 from paymo_qb_mcp.paymo.where import in_ as paymo_in
 from paymo_qb_mcp.paymo.where import time_interval
 from paymo_qb_mcp.quickbooks import models as qbo_models
@@ -371,9 +373,8 @@ async def _read_paymo(
 ) -> _PaymoSide:
     # Paymo matches time_interval in UTC (bulk entries as if at 00:00 UTC of their date); a day's
     # margin each side covers every time zone, and the aggregation keeps the exact local dates.
-    start = dt.datetime.combine(date_from - dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    end = dt.datetime.combine(date_to + dt.timedelta(days=2), dt.time(), tzinfo=dt.UTC)
-    raw = await ctx.paymo.list_time_entries(where=time_interval(start, end))
+    start, end = period_window(date_from, date_to, dt.UTC, dt.timedelta(days=1))
+    raw = await ctx.paymo.list_time_entries(where=time_interval(start, end), page_size=LARGEST_PAGE_SIZE)
     projects = {
         p.id: p for p in await _by_ids((e.project_id for e in raw if e.project_id), ctx.paymo.list_projects)
     }

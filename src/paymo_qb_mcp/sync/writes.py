@@ -43,6 +43,7 @@ __all__ = [
     "readback_findings",
     "same_value",
     "skipped",
+    "summary_record",
     "wire_value",
 ]
 
@@ -179,6 +180,19 @@ def readback_findings(
                 )
             )
     return tuple(findings)
+
+
+# What a written record's outcome keeps when many are written at once (a batch): the identity and the total
+# the tools report. A full record holds every line as models (tens of kB); a period of thousands of
+# invoices would otherwise keep them all until the call returns.
+_SUMMARY_FIELDS: Final = ("Id", "SyncToken", "DocNumber", "TotalAmt", "Balance", "Active")
+
+
+def summary_record(record: qbo_models.QboEntity) -> qbo_models.QboEntity:
+    """The record with only its identity and totals (``_SUMMARY_FIELDS``), checked already."""
+    model = type(record)
+    values = {name: getattr(record, name) for name in _SUMMARY_FIELDS if name in model.model_fields}
+    return model.model_construct(**values)
 
 
 def link_placeholder(kind: str, paymo_id: int | str) -> str:

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from paymo_qb_mcp.sandbox.control import FaultControl, RateWindows, is_control_path
 from paymo_qb_mcp.sandbox.faults import (
     Clock,
     Faults,
@@ -61,6 +62,8 @@ class PaymoEmulator:
     `webhook_transport` routes webhook deliveries (None = the network); `webhook_deliveries` records them.
     `time_scale` shortens the rate window (and its headers and `Retry-After`) that many times, so a
     client paced the same way meets Paymo's limit in a fraction of the time; `throttled` counts the 429s.
+    `fault_control=True` serves the fault-control admin path `/__sandbox/...` (`sandbox/control.py`);
+    off by default, the path is then an unknown path like any other.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class PaymoEmulator:
         time_scale: float = 1.0,
         clock: Clock = time.monotonic,
         now: Callable[[], datetime] = _utc_now,
+        fault_control: bool = False,
     ) -> None:
         if seed not in ("demo", "empty"):
             raise ValueError(f"seed must be 'demo' or 'empty', not {seed!r}")
@@ -99,6 +103,16 @@ class PaymoEmulator:
         self._clock = clock
         self._windows: dict[str, SlidingWindow] = {}
         self._writer = Writer(self.state)
+        self.fault_control = fault_control
+        self.control = FaultControl(
+            self,
+            RateWindows(
+                read=lambda: {"per_user": self.rate_budget},
+                write=self._set_rate_windows,
+                profile=_rate_profile,
+                flat=True,
+            ),
+        )
         self.app = Starlette(routes=[Route("/{path:path}", self._endpoint, methods=ALL_METHODS)])
 
     @property
@@ -106,9 +120,14 @@ class PaymoEmulator:
         """How many answers in `request_log` were 429."""
         return sum(1 for logged in self.request_log if logged.status == 429)
 
+    def _set_rate_windows(self, windows: dict[str, RateBudget]) -> None:
+        self.rate_budget = windows["per_user"]
+
     # ------------------------------------------------------------------ the pipeline
 
     async def _endpoint(self, request: Request) -> Response:
+        if self.fault_control and is_control_path(request.url.path):
+            return await self.control.answer(request)
         raw = await request.body()
         response = await self._answer(request, raw)
         self.faults.answered += 1
@@ -395,6 +414,11 @@ class PaymoEmulator:
         session = Session(token, actor.user_id, actor.ip, moment + SESSION_LIFETIME, moment, moment)
         self.state.sessions[token] = session
         return session
+
+
+def _rate_profile(rate_limits: str, time_scale: float) -> dict[str, RateBudget]:
+    limit, period = RATE_BUDGETS[rate_limits]
+    return {"per_user": RateBudget(limit, period).scaled(time_scale)}
 
 
 def _render_session(session: Session) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from paymo_qb_mcp.sandbox.control import FaultControl, RateWindows, is_control_path
 from paymo_qb_mcp.sandbox.faults import (
     Clock,
     Faults,
@@ -84,6 +85,18 @@ class QboRateBudget:
             self.batch_per_minute.scaled(time_scale),
         )
 
+    def windows(self) -> dict[str, RateBudget]:
+        """The three windows by field name."""
+        return {
+            "per_minute": self.per_minute,
+            "per_second": self.per_second,
+            "batch_per_minute": self.batch_per_minute,
+        }
+
+    @classmethod
+    def from_windows(cls, windows: Mapping[str, RateBudget]) -> QboRateBudget:
+        return cls(windows["per_minute"], windows["per_second"], windows["batch_per_minute"])
+
 
 @dataclass
 class _Grant:
@@ -120,6 +133,8 @@ class QboEmulator:
     comes back with a different body), `foreign_realm_fault` (401 XML code 100, or 403 JSON 3100), and
     `token_realm`: an outside token authority (e.g. the OAuth emulator's `access_token_realm`) asked
     about bearer tokens this emulator did not issue; it returns the token's realm, or None.
+    `fault_control=True` serves the fault-control admin path `/__sandbox/...` (`sandbox/control.py`);
+    off by default, the path is then an unknown path like any other.
     """
 
     def __init__(
@@ -132,6 +147,7 @@ class QboEmulator:
         time_scale: float = 1.0,
         clock: Clock = time.monotonic,
         now: Callable[[], datetime] = default_now,
+        fault_control: bool = False,
     ) -> None:
         if seed not in {"demo", "empty"}:
             raise ValueError(f"unknown seed {seed!r}: use 'demo' or 'empty'")
@@ -158,6 +174,15 @@ class QboEmulator:
         self._unauthorized_next = False
         self._replays: dict[tuple[str, str], _StoredResponse] = {}
         self.access_token = self.issue_access_token()
+        self.fault_control = fault_control
+        self.control = FaultControl(
+            self,
+            RateWindows(
+                read=lambda: self.rate_budget.windows(),
+                write=self._set_rate_windows,
+                profile=_rate_profile,
+            ),
+        )
         self.app = Starlette(
             routes=[Route("/{path:path}", self._handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"])]
         )
@@ -210,8 +235,13 @@ class QboEmulator:
         """How many answers in `request_log` were 429 (rate limited, or an injected 429)."""
         return sum(1 for logged in self.request_log if logged.status == 429)
 
+    def _set_rate_windows(self, windows: dict[str, RateBudget]) -> None:
+        self.rate_budget = QboRateBudget.from_windows(windows)
+
     # --- HTTP ------------------------------------------------------------------------------------
     async def _handle(self, request: Request) -> Response:
+        if self.fault_control and is_control_path(request.url.path):
+            return await self.control.answer(request)
         body = await request.body()
         response = await self._respond(request, body)
         self.request_log.append(
@@ -577,6 +607,11 @@ class QboEmulator:
         response = Response(content, status_code=status, media_type=XML_CONTENT_TYPE)
         response.headers["intuit_tid"] = str(uuid.uuid4())
         return response
+
+
+def _rate_profile(rate_limits: str, time_scale: float) -> dict[str, RateBudget]:
+    profile = QboRateBudget.faithful if rate_limits == "faithful" else QboRateBudget.relaxed
+    return profile(time_scale).windows()
 
 
 def _not_found() -> _Outcome:

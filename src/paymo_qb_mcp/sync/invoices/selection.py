@@ -20,6 +20,7 @@ from typing import Final, TypeVar
 from paymo_qb_mcp.domain.keys import doc_number
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.paymo import models as paymo_models
+from paymo_qb_mcp.paymo.client import LARGEST_PAGE_SIZE
 from paymo_qb_mcp.paymo.models import INVOICE_STATUSES
 from paymo_qb_mcp.paymo.where import Condition as PaymoCondition
 from paymo_qb_mcp.paymo.where import ge as paymo_ge
@@ -50,9 +51,6 @@ MAX_SELECTED_IDS: Final = 5000
 # Ids per Paymo `id in (...)` filter (with lines included) and per QBO `IN (...)` query: short enough
 # for any URL or body.
 _PAYMO_CHUNK: Final = 250
-# Invoices per page when a period is listed without lines: Paymo's largest page (support, unconfirmed),
-# so a month takes one request at about one a second.
-_LIST_PAGE: Final = 2500
 # Paymo cuts an included collection at this many objects per response, silently (reference §7).
 PAYMO_INCLUDE_CAP: Final = 2500
 _QBO_CHUNK: Final = 500
@@ -196,7 +194,7 @@ async def _read_invoices(ctx: SyncContext, selection: InvoiceSelection) -> list[
             paymo_le("date", selection.date_to),
             paymo_in("status", selection.period_statuses),
         ]
-        listed = await ctx.paymo.list_invoices(where=conditions, page_size=_LIST_PAGE)
+        listed = await ctx.paymo.list_invoices(where=conditions, page_size=LARGEST_PAGE_SIZE)
         wanted = sorted({invoice.id for invoice in listed})
     invoices: dict[int, paymo_models.Invoice] = {}
     for chunk in _chunks(wanted, _PAYMO_CHUNK):
