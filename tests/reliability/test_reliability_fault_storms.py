@@ -374,8 +374,8 @@ async def test_fault_storm(
     storm: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    broken: str | None,  # before the row: a storm skipped for another scenario's variant has none
     reliability_row: ScenarioRow,
-    broken: str | None,
 ) -> None:
     row = reliability_row
     if broken is not None:
