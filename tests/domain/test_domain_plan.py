@@ -150,3 +150,22 @@ def test_how_a_change_is_applied_is_part_of_the_hash() -> None:
     other_target = update.model_copy(update={"target": "paymo"})
     hashes = {Plan.build("sync_invoice", [change]).plan_hash for change in (update, stale, other_target)}
     assert len(hashes) == 3
+
+
+def test_a_change_names_its_record_by_paymo_id_else_done_marker_else_content() -> None:
+    def paymo_copy(done_key: str | None, amount: int = 10) -> Change:
+        return Change(
+            action="create",
+            entity="payment",
+            summary="Record a QuickBooks payment in Paymo",
+            target="paymo",
+            link_kind="payment_to_paymo",
+            lookup={"done_key": done_key} if done_key else None,
+            payload={"amount": amount},
+        )
+
+    assert Change(action="create", entity="invoice", paymo_id=50001, summary="x").record_key == "50001"
+    assert paymo_copy("101:5").record_key == "done:101:5"
+    assert paymo_copy("101:5").record_key != paymo_copy("102:6").record_key
+    assert paymo_copy(None).record_key.startswith("content:")
+    assert paymo_copy(None).record_key == paymo_copy(None).record_key != paymo_copy(None, 20).record_key

@@ -217,3 +217,35 @@ async def test_one_cheque_for_two_invoices_is_split_across_both_paymo_invoices(t
 
         again = await call(client, "mark_paid", since=dt.date(2026, 11, 1), direction="to_paymo")
         assert again["status"] == "unchanged"
+
+
+async def test_payments_received_in_quickbooks_on_two_invoices_reach_paymo_in_one_call(
+    tmp_path: Path,
+) -> None:
+    # Each copy has no Paymo id before it exists; they once counted as one record "planned differently",
+    # so each run copied one payment and left the others out as CONFLICTING_ITEMS.
+    env = e2e_env(tmp_path)
+    async with env.client() as client:
+        smith = await sync(client, env, SMITH_1039)
+        acme = await sync(client, env, ACME_1035)
+        first = await bookkeeper_enters_payment(
+            env, dt.date(2026, 11, 12), (smith, Decimal("100.00")), reference="EFT-90"
+        )
+        second = await bookkeeper_enters_payment(
+            env, dt.date(2026, 11, 13), (acme, Decimal("200.00")), reference="EFT-91"
+        )
+
+        out = await call(client, "mark_paid", since=dt.date(2026, 11, 1), direction="to_paymo")
+        assert out["status"] == "applied"
+        assert [r for r in out["results"] if r["status"] == "blocked"] == []
+        assert sorted(r["qbo_id"] for r in out["results"] if r["action"] == "create") == sorted(
+            [first.Id, second.Id]
+        )
+        copied = {
+            invoice_id: [p.amount for p in (await paymo_invoice(env, invoice_id)).invoicepayments or []]
+            for invoice_id in (SMITH_1039, ACME_1035)
+        }
+        assert copied == {SMITH_1039: [Decimal("100.00")], ACME_1035: [Decimal("2035.81"), Decimal("200.00")]}
+        assert (await call(client, "mark_paid", since=dt.date(2026, 11, 1), direction="to_paymo"))[
+            "status"
+        ] == "unchanged"

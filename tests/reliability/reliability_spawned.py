@@ -38,7 +38,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 # RELIABILITY_BREAK=<name>, a deliberately broken product, and the scenario (test file) it is for; the
-# other scenarios, the fuzz's included, run unbroken under it:
+# suite's other scenarios skip under it:
 #   audit-write-ahead  no `write_intent` entry before a request leaves (what was already appended is still
 #                      made durable then): a server killed between QuickBooks accepting a write and its
 #                      `write` entry leaves a record the audit log never names (crash storm: unaudited

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import anyio
 import anyio.abc
+import pytest
 from reliability_processes import (
     AUDIT_FILE_NAME,
     CALLS,
@@ -70,10 +71,18 @@ async def _until(check: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"waited {START_TIMEOUT_S:.0f} s for {what}")
 
 
-async def test_three_servers_on_one_data_dir(tmp_path: Path, reliability_row: ScenarioRow) -> None:
+@pytest.fixture
+def broken() -> str:
+    """The deliberately broken variant asked for, or ''; before the row: a scenario skipped for another
+    scenario's variant leaves none in the table."""
+    return broken_variant("shared_data_dir")
+
+
+async def test_three_servers_on_one_data_dir(
+    tmp_path: Path, broken: str, reliability_row: ScenarioRow
+) -> None:
     row = reliability_row
     rng = random.Random(SEED)
-    broken = broken_variant("shared_data_dir")
     row.notes.append(f"seed {SEED}" + (f", BROKEN: {broken}" if broken else ""))
     files = [ServerFiles(tmp_path / f"server-{index}") for index in range(len(ORDERS))]
     kills = {

@@ -45,6 +45,22 @@ def expense(expense_id: int, amount: str) -> Change:
     )
 
 
+def paymo_payment(qbo_payment: str, invoice_id: int, amount: str) -> Change:
+    """A QuickBooks payment copied to Paymo, as mark_paid plans it: no Paymo id until it exists, so its
+    done-marker names it."""
+    return Change(
+        action="create",
+        entity="payment",
+        target="paymo",
+        wire_entity="invoicepayments",
+        link_kind="payment_to_paymo",
+        qbo_id=qbo_payment,
+        payload={"invoice_id": invoice_id, "amount": Decimal(amount), "date": NOVEMBER},
+        lookup={"done_key": f"{qbo_payment}:{invoice_id}", "marker": f"qbo:payment:{qbo_payment}"},
+        summary=f"Record QuickBooks payment {qbo_payment} in Paymo",
+    )
+
+
 def item(expense_id: int, *changes: Change, findings: tuple[Finding, ...] = ()) -> PlannedItem:
     return PlannedItem(
         key=f"paymo:expense:{expense_id}",
@@ -103,6 +119,23 @@ def test_an_item_that_needs_a_shared_record_written_differently_is_left_out() ->
     assert [change.paymo_id for change in combined.plan.writes] == [10001, 1]
     [left_out] = [finding for finding in combined.plan.findings if finding.code == "LEFT_OUT"]
     assert left_out.record == "paymo:expense:2"
+
+
+def test_payments_copied_to_paymo_for_different_invoices_do_not_conflict() -> None:
+    # They have no Paymo id yet: each is told apart by its done-marker, not taken for one record
+    # "planned differently" (which left all but the first out of every mark_paid run).
+    combined = combine_items(
+        "mark_paid",
+        itemized(
+            item(1, paymo_payment("101", 1, "10.00")),
+            item(2, paymo_payment("102", 2, "20.00")),
+            item(3, paymo_payment("103", 3, "30.00")),
+        ),
+        POLICY,
+    )
+
+    assert [verdict.status for verdict in combined.verdicts] == ["included", "included", "included"]
+    assert [change.qbo_id for change in combined.plan.writes] == ["101", "102", "103"]
 
 
 def test_a_blocked_item_is_left_out_and_the_runs_own_blocker_blocks_the_plan() -> None:

@@ -111,3 +111,114 @@ def test_a_start_appends_what_the_ledger_shows_for_each_open_intent_and_only_onc
     assert recovered["1"]["ids"]["quickbooks"] == "41"
     assert [e["event"] for e in audit.tail(20)].count("intents_settled") == 2
     assert audit.verify().ok
+
+
+def paymo_copy(qbo_payment: str, invoice_id: int) -> Change:
+    """A QuickBooks payment copied to Paymo as mark_paid plans it: no Paymo id, a done-marker."""
+    return Change(
+        action="create",
+        entity="payment",
+        summary=f"Record QuickBooks payment {qbo_payment} in Paymo",
+        target="paymo",
+        link_kind="payment_to_paymo",
+        wire_entity="invoicepayments",
+        qbo_id=qbo_payment,
+        lookup={"done_key": f"{qbo_payment}:{invoice_id}", "marker": f"qbo:payment:{qbo_payment}"},
+        payload={"invoice_id": invoice_id, "amount": 10},
+    )
+
+
+def test_two_paymo_payments_of_one_plan_keep_their_own_intents(tmp_path: Path) -> None:
+    first, second = paymo_copy("101", 1), paymo_copy("102", 2)
+    assert write_key(PLAN, first) != write_key(PLAN, second)
+
+    audit = AuditLog.in_data_dir(tmp_path)
+    with Ledger(tmp_path) as ledger:
+        for change in (first, second):
+            audit.append(
+                "write_intent",
+                tool="mark_paid",
+                plan_hash=PLAN,
+                ids={
+                    "entity": "payment",
+                    "kind": change.link_kind,
+                    "target": "paymo",
+                    "paymo": None,
+                    "done_key": (change.lookup or {})["done_key"],
+                },
+                details={"write": write_key(PLAN, change)},
+            )
+        # The first one's outcome reached the log; the process died while the second was on its way,
+        # after Paymo had recorded it.
+        audit.append(
+            "write",
+            tool="mark_paid",
+            plan_hash=PLAN,
+            outcome="created",
+            details={"write": write_key(PLAN, first)},
+        )
+        ledger.mark_done("payment_to_paymo", "102:2", "58090")
+
+        assert settle_open_intents(audit, ledger) == 1
+
+    [recovered] = [e for e in audit.tail(10) if e["event"] == "write_recovered"]
+    assert (recovered["outcome"], recovered["ids"]["paymo"], recovered["ids"]["done_key"]) == (
+        "written",
+        "58090",
+        "102:2",
+    )
+
+
+def invoice_update(paymo_id: int, sync_token: str) -> Change:
+    return Change(
+        action="update",
+        entity="invoice",
+        paymo_id=paymo_id,
+        qbo_id=f"4{paymo_id}",
+        sync_token=sync_token,
+        summary=f"Update invoice {paymo_id}",
+        link_kind="invoice",
+        wire_entity="Invoice",
+        payload={"PrivateNote": "x"},
+        content_hash="d",
+    )
+
+
+async def test_a_call_stopped_by_an_error_settles_its_own_open_intents_from_the_ledger(
+    tmp_path: Path,
+) -> None:
+    audit = AuditLog.in_data_dir(tmp_path)
+    with Ledger(tmp_path) as ledger, audit.group() as group:
+        writes = AuditedWrites(group, tool="sync_invoice", plan_hash=PLAN, approval=None)
+        changes = [
+            invoice(1),  # linked: the batch reached QBO before the error
+            invoice(2),  # its intent is pending in the ledger: sent, answer never seen
+            invoice(3),  # never sent
+            invoice_update(4, "3"),  # went out: the link has the SyncToken QBO answered with
+            invoice_update(5, "3"),  # did not: the link still has the plan's SyncToken
+            paymo_copy("101", 6),  # no done-marker: its answer may have been lost
+            invoice(7),  # its outcome came before the error
+        ]
+        await writes.intend(changes)
+        ledger.save_link("invoice", 1, "41", sync_token="0", content_hash="c", origin="ours")
+        ledger.record_intent("invoice", 2, "rid-2", "c")
+        ledger.save_link("invoice", 4, "44", sync_token="4", content_hash="d", origin="ours")
+        ledger.save_link("invoice", 5, "45", sync_token="3", content_hash="c", origin="ours")
+        await writes.done([AppliedChange(invoice(7), "created", qbo_id="47", paymo_id="7")])
+
+        assert writes.settle(ledger, "TRANSIENT") == 6
+        assert writes.settle(ledger, "TRANSIENT") == 0
+        group.flush()  # as when the call's group closes
+        with Ledger(tmp_path / "other") as fresh:
+            assert settle_open_intents(audit, fresh) == 0  # nothing is left for the next start
+
+    recovered = [e for e in audit.tail(30) if e["event"] == "write_recovered"]
+    assert [(e["ids"]["paymo"], e["outcome"], e["ids"]["quickbooks"]) for e in recovered] == [
+        ("1", "written", "41"),
+        ("2", "unconfirmed", None),
+        ("3", "absent", None),
+        ("4", "written", "44"),
+        ("5", "unconfirmed", "45"),
+        (None, "unconfirmed", "101"),
+    ]
+    assert all("stopped on an error (TRANSIENT)" in e["message"] for e in recovered)

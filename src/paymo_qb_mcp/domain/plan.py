@@ -77,6 +77,19 @@ class Change(BaseModel):
     def writes(self) -> bool:
         return self.action != "skip"
 
+    @property
+    def record_key(self) -> str:
+        """Which record of its kind this change writes: the Paymo id; for a write its ledger done-marker
+        names instead (a Paymo payment copied from QuickBooks has no Paymo id until it exists),
+        ``done:<key>``; else ``content:<hash>`` (nothing tells it apart but what it writes). Two changes
+        with one ``link_kind`` and record key write the same record."""
+        if self.paymo_id is not None:
+            return str(self.paymo_id)
+        done_key = (self.lookup or {}).get("done_key")
+        if done_key is not None:
+            return f"done:{done_key}"
+        return f"content:{content_hash(self.hashed_content())}"
+
     def hashed_content(self) -> dict[str, Any]:
         """What determines the write: everything but the human-facing ``summary`` and ``reason``."""
         return {

@@ -88,16 +88,31 @@ class ScriptedFault:
         return self.path_contains is None or self.path_contains in path
 
 
+# Methods whose requests can change state: the ones a random lost response (`lost_rate`) picks from.
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 @dataclass
 class Faults:
     """Injectable failures. All off by default: a default emulator behaves like the real service.
 
     - `latency_s`: added to every request.
-    - `error_rate` / `error_status`: a random fraction of requests fails before touching state.
+    - `error_rate` / `error_status`: a random fraction of requests fails before touching state
+      (`error_statuses`, when given, draws each failure's status from them instead: mixed 5xx).
     - `fail_after_n`: after N requests have been answered, every further request fails.
     - `fail_next(...)`: scripted one-shot faults; with `after_commit=True` the write is applied and
       then the error is returned (a "lost response"), which is how tests prove requestid replay and
       crash recovery.
+
+    Storm knobs, for fault storms (random, from `seed`):
+
+    - `burst_rate` / `burst_s` / `burst_retry_after`: a request starts a 429 burst with chance
+      `burst_rate`; for `burst_s` seconds every request is answered 429, with a `Retry-After` saying
+      when the burst ends when `burst_retry_after` (QBO's throttles may carry none).
+    - `lost_rate` / `lost_status`: a random fraction of writes is applied and then answered
+      `lost_status` (a random lost response).
+    - `slow_rate` / `slow_s`: a random fraction of answers is held back `slow_s` seconds after the
+      request was processed (slower than a client's timeout: the work is done, the answer comes late).
     """
 
     latency_s: float = 0.0
@@ -107,7 +122,16 @@ class Faults:
     seed: int = 0
     scripted: list[ScriptedFault] = field(default_factory=list)
     answered: int = 0
+    error_statuses: tuple[int, ...] = ()
+    burst_rate: float = 0.0
+    burst_s: float = 0.0
+    burst_retry_after: bool = True
+    lost_rate: float = 0.0
+    lost_status: int = 502
+    slow_rate: float = 0.0
+    slow_s: float = 0.0
     _rng: random.Random = field(init=False, repr=False)
+    _burst_until: float = field(default=-math.inf, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -129,11 +153,14 @@ class Faults:
         self.scripted.append(ScriptedFault(count, status, method, path_contains, after_commit))
 
     def take_scripted(self, method: str, path: str) -> ScriptedFault | None:
-        """Consume one matching scripted fault, if any."""
+        """Consume one matching scripted fault, if any; else, for a write, a random lost response
+        (`lost_rate`)."""
         for fault in self.scripted:
             if fault.matches(method, path):
                 fault.remaining -= 1
                 return fault
+        if self.lost_rate > 0 and method.upper() in WRITE_METHODS and self._rng.random() < self.lost_rate:
+            return ScriptedFault(0, self.lost_status, after_commit=True)
         return None
 
     def random_failure(self) -> int | None:
@@ -141,14 +168,34 @@ class Faults:
         if self.fail_after_n is not None and self.answered >= self.fail_after_n:
             return self.error_status
         if self.error_rate > 0 and self._rng.random() < self.error_rate:
-            return self.error_status
+            return self._rng.choice(self.error_statuses) if self.error_statuses else self.error_status
         return None
+
+    def throttle(self, now: float) -> float | None:
+        """Seconds left of the 429 burst a request arriving at `now` falls in (it may start one, with
+        chance `burst_rate`), or None when the request is not throttled."""
+        if now >= self._burst_until:
+            if self.burst_rate <= 0 or self._rng.random() >= self.burst_rate:
+                return None
+            self._burst_until = now + self.burst_s
+        return self._burst_until - now
+
+    def slow_answer(self) -> float:
+        """Seconds to hold this answer back (`slow_s` for a random `slow_rate` of answers, else 0)."""
+        if self.slow_rate > 0 and self._rng.random() < self.slow_rate:
+            return self.slow_s
+        return 0.0
 
     def clear(self) -> None:
         self.latency_s = 0.0
         self.error_rate = 0.0
         self.fail_after_n = None
         self.scripted.clear()
+        self.error_statuses = ()
+        self.burst_rate = 0.0
+        self._burst_until = -math.inf
+        self.lost_rate = 0.0
+        self.slow_rate = 0.0
 
 
 @dataclass(frozen=True)

@@ -471,6 +471,8 @@ async def _run_write(
         with report_waits(progress.wait):
             outcome = await runtime.service.apply(plan, progress.step, isolate_failures=True, observer=writes)
     except PaymoQbError as error:
+        # What was written before the error is audited now, not when the next server starts.
+        writes.settle(runtime.ledger, error.code)
         audit.append(
             "error",
             tool=tool,
@@ -480,6 +482,9 @@ async def _run_write(
             upstream_request_ids=_request_ids(error),
         )
         raise _agent_error(error) from None
+    except BaseException as error:
+        writes.settle(runtime.ledger, type(error).__name__)
+        raise
     failures = outcome.failures
     first_error = next((item.error for item in failures if item.error is not None), None)
     if failures and not prepared.isolate_failures and first_error is not None:

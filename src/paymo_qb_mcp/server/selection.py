@@ -125,7 +125,7 @@ def _conflicts(
     """Why this item's writes clash with those of an item already in the plan, if they do: the same
     record written differently, or two new customers with one name (QBO names are unique)."""
     for change in plan.writes:
-        key = (change.target, change.link_kind or "", str(change.paymo_id), change.action)
+        key = (change.target, change.link_kind or "", change.record_key, change.action)
         held = taken.get(key)
         if held is not None and held[0] != contents[id(change)]:
             return f"it needs {change.summary.lower()}, planned differently for {held[1]}"
@@ -229,7 +229,7 @@ def combine_items(
             findings.warn("LEFT_OUT", f"{item.label} is left out: {reason}", item.key)
             continue
         for change in item.plan.writes:
-            key = (change.target, change.link_kind or "", str(change.paymo_id), change.action)
+            key = (change.target, change.link_kind or "", change.record_key, change.action)
             taken.setdefault(key, (contents[id(change)], item.label))
             name = _new_customer_name(change)
             if name is not None:

@@ -11,11 +11,19 @@ be in QuickBooks; the next plan finds it by its marker, or QuickBooks replays it
 ``absent`` (nothing was written) — then an ``intents_settled`` mark so the next start looks no further
 back. ``audit verify`` plus the ledger then account for every record written.
 
+A call that stops on an error in the middle of applying (a batch written, then a read that runs out of
+retries) does not wait for a restart: ``AuditedWrites.settle`` appends, in the call's own audit group, a
+``write_recovered`` entry for each of its intents still without an outcome, with what the ledger shows
+(knowing the change, it tells an update that went out from one that did not, and calls a Paymo payment
+without its done-marker ``unconfirmed``: the answer may have been lost; the next plan finds it by its
+note).
+
 Several servers may share a data directory, so an intent without an outcome may be another live
 process's write in flight, not a dead one's. Each runtime holds a `WriterLease` — an OS file lock under
-``locks/writers/`` that the OS releases when the process dies — and its intents name it (``writer``); a
-start settles only the intents whose writer's lock is free, and when it leaves live ones open its mark
-says from which entry (``open_from``) the next start must look again.
+``locks/writers/`` that the OS releases when the process dies — and its intents and outcomes name it
+(``writer``: an intent is closed only by its own writer's outcome, since servers that made the same plan
+write under the same key); a start settles only the intents whose writer's lock is free, and when it
+leaves live ones open its mark says from which entry (``open_from``) the next start must look again.
 """
 
 from __future__ import annotations
@@ -77,8 +85,9 @@ def _writer_alive(directory: Path, writer: str) -> bool:
 
 
 def write_key(plan_hash: str, change: Change) -> str:
-    """What ties a write's intent to its outcome: the plan, and the record and action it writes."""
-    return f"{plan_hash[:16]}:{change.target}:{change.link_kind}:{change.paymo_id}:{change.action}"
+    """What ties a write's intent to its outcome: the plan, and the record and action it writes (a Paymo
+    payment, which has no Paymo id before it exists, by its done-marker: ``Change.record_key``)."""
+    return f"{plan_hash[:16]}:{change.target}:{change.link_kind}:{change.record_key}:{change.action}"
 
 
 def _ids(change: Change, *, qbo_id: str | None = None, paymo_id: str | None = None) -> dict[str, Any]:
@@ -112,6 +121,8 @@ class AuditedWrites:
         self._plan_hash = plan_hash
         self._approval = approval
         self._writer = writer  # this process's `WriterLease`, so no other start settles its intents
+        # Intents without an outcome yet, by write key.
+        self._open: dict[str, Change] = {}
 
     def _details(self, change: Change) -> dict[str, Any]:
         # The writer too: servers sharing a data directory can make the same plan, so the same key.
@@ -121,6 +132,7 @@ class AuditedWrites:
 
     async def intend(self, changes: Sequence[Change]) -> None:
         for change in changes:
+            self._open[write_key(self._plan_hash, change)] = change
             self._audit.append(
                 "write_intent",
                 tool=self._tool,
@@ -134,6 +146,7 @@ class AuditedWrites:
 
     async def done(self, applied: Sequence[AppliedChange]) -> None:
         for item in applied:
+            self._open.pop(write_key(self._plan_hash, item.change), None)
             self._audit.append(
                 "write",
                 tool=self._tool,
@@ -154,6 +167,55 @@ class AuditedWrites:
                     message="; ".join(f.message for f in mismatches),
                     ids={"paymo": item.paymo_id, "quickbooks": item.qbo_id},
                 )
+
+    def settle(self, ledger: Ledger, why: str) -> int:
+        """The call stopped on ``why`` (an error) while writing: a ``write_recovered`` entry for each of its
+        intents still without an outcome, with what the ledger shows; the number settled."""
+        for key, change in self._open.items():
+            outcome, found = _what_this_change_left(ledger, change)
+            ids = _ids(change)
+            if outcome == "written" and found is not None:
+                ids["paymo" if change.target == "paymo" else "quickbooks"] = found
+            self._audit.append(
+                "write_recovered",
+                tool=self._tool,
+                plan_hash=self._plan_hash,
+                outcome=outcome,
+                ids=ids,
+                approval=self._approval,
+                message=(
+                    f"the call stopped on an error ({why}) after sending this {change.action} and before "
+                    f"recording its outcome; the ledger shows it {outcome}"
+                ),
+                details={"write": key} | ({"writer": self._writer} if self._writer else {}),
+            )
+        settled = len(self._open)
+        self._open.clear()
+        return settled
+
+
+def _what_this_change_left(ledger: Ledger, change: Change) -> tuple[str, str | None]:
+    """What the ledger shows of a change this process sent and saw no outcome for."""
+    kind = change.link_kind
+    if change.target == "paymo":
+        done_key = (change.lookup or {}).get("done_key")
+        if kind and done_key is not None and (value := ledger.done_value(kind, str(done_key))) is not None:
+            return "written", value
+        # Paymo has no requestid and no ledger intent: a lost answer looks like nothing was sent.
+        return "unconfirmed", None
+    if kind is None or change.paymo_id is None:
+        return "unconfirmed", None
+    link = ledger.link(kind, str(change.paymo_id))
+    if change.action == "create":
+        if link is not None:
+            return "written", link.qbo_id
+        if ledger.intent(kind, str(change.paymo_id)) is not None:
+            return "unconfirmed", None
+        return "absent", None
+    # An update, void or delete leaves the record with another SyncToken than the plan was made against.
+    if link is not None and link.sync_token != change.sync_token and change.sync_token is not None:
+        return "written", link.qbo_id
+    return "unconfirmed", None
 
 
 def _since_last_settlement(audit: AuditLog) -> list[dict[str, Any]]:

@@ -50,6 +50,7 @@ from paymo_qb_mcp.quickbooks import models as qbo_models
 from paymo_qb_mcp.quickbooks.client import QboClient
 from paymo_qb_mcp.quickbooks.query import ACTIVE_OR_INACTIVE
 from paymo_qb_mcp.store.snapshots import read_snapshot, remove_snapshot, write_snapshot
+from paymo_qb_mcp.sync.side_by_side import side_by_side
 
 __all__ = [
     "QBO_TRACKED",
@@ -322,7 +323,7 @@ class CompanyData:
     async def warm(self) -> None:
         """Have both companies' lists, settings and tax tables ready (read concurrently, each as fresh as
         its schedule asks): a plan that will need them all reads them side by side instead of in turn."""
-        async with anyio.create_task_group() as group:
+        async with side_by_side() as group:
             group.start_soon(self._fresh_rows)
             group.start_soon(self._fresh_paymo)
             group.start_soon(self.facts)
@@ -571,7 +572,7 @@ class CompanyData:
             async def load(model: type[qbo_models.QboEntity]) -> None:
                 loaded[model.entity_name] = list(await self._qbo.query_all(model, ACTIVE_OR_INACTIVE))
 
-            async with anyio.create_task_group() as group:
+            async with side_by_side() as group:
                 for model in QBO_TRACKED:
                     group.start_soon(load, model)
         except PaymoQbError:
@@ -700,7 +701,7 @@ class CompanyData:
         async def read(name: str, reader: Callable[[], Any]) -> None:
             found[name] = await reader()
 
-        async with anyio.create_task_group() as group:
+        async with side_by_side() as group:
             group.start_soon(read, "clients", lambda: self._paymo.list_clients(page_size=LARGEST_PAGE_SIZE))
             group.start_soon(
                 read, "contacts", lambda: self._paymo.list_client_contacts(page_size=LARGEST_PAGE_SIZE)

@@ -134,6 +134,10 @@ class PaymoEmulator:
         self.request_log.append(
             LoggedRequest(request.method, request.url.path, request.url.query, response.status_code, raw)
         )
+        slow = self.faults.slow_answer()
+        if slow > 0:
+            # Processed and logged: only the answer is late (a client's timeout may give up on it).
+            await anyio.sleep(slow)
         return response
 
     async def _answer(self, request: Request, raw: bytes) -> Response:
@@ -150,6 +154,12 @@ class PaymoEmulator:
         if not allowed:
             # Every request keeps getting 429 until the period has passed (rate limiting docs).
             headers["Retry-After"] = wait
+            return _error_response(ApiError(429, "Too Many Requests"), headers)
+        burst_left = self.faults.throttle(self._clock())
+        if burst_left is not None:
+            # A fault burst: throttled like a spent window, saying when it ends unless set not to.
+            if self.faults.burst_retry_after:
+                headers["Retry-After"] = retry_after(burst_left, self.time_scale)
             return _error_response(ApiError(429, "Too Many Requests"), headers)
         method, path = request.method, request.url.path
         fault = self.faults.take_scripted(method, path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +35,10 @@ class Condition:
     operator: str
     operands: tuple[Operand, ...]
     source: str
+    # The operands' values per field kind, worked out on first use (see `_wanted`); not part of equality.
+    resolved: dict[Kind, tuple[tuple[Any, ...], frozenset[Any]]] = dataclasses.field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @property
     def field(self) -> str:
@@ -245,12 +249,16 @@ def _like_pattern(text: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 
-@functools.lru_cache(maxsize=256)
 def _wanted(condition: Condition, kind: Kind) -> tuple[tuple[Any, ...], frozenset[Any]]:
     """The condition's values for a field of `kind` (and, for `in`, the set to look them up in): worked
-    out once per condition, not once per row (a 250-id `in` over thousands of rows)."""
-    wanted = tuple(_operand_value(kind, operand, condition) for operand in condition.operands)
-    return wanted, frozenset(_comparable(kind, item) for item in wanted if item is not None)
+    out once per condition, not once per row (a 250-id `in` over thousands of rows). Kept on the condition
+    itself: a cache keyed by the condition would hash and compare its 250 operands on every row."""
+    found = condition.resolved.get(kind)
+    if found is None:
+        wanted = tuple(_operand_value(kind, operand, condition) for operand in condition.operands)
+        found = (wanted, frozenset(_comparable(kind, item) for item in wanted if item is not None))
+        condition.resolved[kind] = found
+    return found
 
 
 def matches(condition: Condition, kind: Kind, value: Any) -> bool:

@@ -248,12 +248,19 @@ class QboEmulator:
             LoggedRequest(request.method, request.url.path, request.url.query, response.status_code, body)
         )
         self.faults.answered += 1
+        slow = self.faults.slow_answer()
+        if slow > 0:
+            # Processed and logged: only the answer is late (a client's timeout may give up on it).
+            await anyio.sleep(slow)
         return response
 
     async def _respond(self, request: Request, body: bytes) -> Response:
         method, path = request.method, request.url.path
         if self.faults.latency_s > 0:
             await anyio.sleep(self.faults.latency_s)
+        burst_left = self.faults.throttle(self._clock())
+        if burst_left is not None:
+            return self._burst(burst_left)
         scripted = self.faults.take_scripted(method, path)
         if scripted is not None and not scripted.after_commit:
             return self._injected(scripted.status)
@@ -311,6 +318,13 @@ class QboEmulator:
         """A scripted `after_commit` fault: the write happened, the client only sees the error."""
         if scripted is not None and scripted.after_commit:
             return self._injected(int(scripted.status))
+        return response
+
+    def _burst(self, left: float) -> Response:
+        """A 429 of a fault burst, saying when it ends if `faults.burst_retry_after` says so."""
+        response = self._injected(429)
+        if self.faults.burst_retry_after:
+            response.headers["Retry-After"] = retry_after(left, self.time_scale)
         return response
 
     def _injected(self, status: int) -> Response:

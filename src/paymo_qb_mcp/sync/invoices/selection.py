@@ -17,8 +17,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-import anyio
-
 from paymo_qb_mcp.domain.keys import doc_number
 from paymo_qb_mcp.errors import InputError
 from paymo_qb_mcp.paymo import models as paymo_models
@@ -34,6 +32,7 @@ from paymo_qb_mcp.sync.context import SyncContext
 from paymo_qb_mcp.sync.invoices.building import ExchangeRates
 from paymo_qb_mcp.sync.invoices.model import INVOICE_LINK_KIND, InvoicePlan
 from paymo_qb_mcp.sync.invoices.planner import INVOICE_INCLUDES, plan_loaded_invoice
+from paymo_qb_mcp.sync.side_by_side import side_by_side
 
 __all__ = [
     "DEFAULT_PERIOD_STATUSES",
@@ -160,7 +159,7 @@ async def plan_invoice_selection(ctx: SyncContext, selection: InvoiceSelection) 
         invoices.extend(await _read_invoices(ctx, selection))
 
     # The invoices and the company data they are planned against are read side by side.
-    async with anyio.create_task_group() as group:
+    async with side_by_side() as group:
         group.start_soon(read)
         group.start_soon(ctx.data.warm)
     found = {invoice.id for invoice in invoices}
