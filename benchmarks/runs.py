@@ -18,8 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -49,7 +48,7 @@ from paymo_qb_mcp.net.ratelimit import PaymoPacer, QboRealmLimiter, RateLimiter,
 from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider
 from paymo_qb_mcp.sandbox.core import DEFAULT_PAYMO_BASE_URL, DEFAULT_QBO_BASE_URL, RateLimits, Sandbox
 from paymo_qb_mcp.server.app import build_server
-from paymo_qb_mcp.server.runtime import Connection, Runtime, open_runtime
+from paymo_qb_mcp.server.runtime import Connection, runtime_opener
 
 __all__ = ["MODES", "ModeSpec", "TimeScale", "detect_time_scale", "run_one"]
 
@@ -204,13 +203,7 @@ def build_mcp_server(
         time_scale=scale.effective if mode.limits else 1.0,
     )
 
-    def factory() -> AbstractAsyncContextManager[Runtime]:
-        @asynccontextmanager
-        async def opened() -> AsyncIterator[Runtime]:
-            async with open_runtime(connection, policy=policy, data_dir=data_dir) as runtime:
-                yield runtime
-
-        return opened()
+    factory = runtime_opener(connection, policy=policy, data_dir=data_dir)
 
     return build_server(factory, policy_path=policy_path)
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider
 from paymo_qb_mcp.sandbox import Sandbox
 from paymo_qb_mcp.sandbox.core import DEFAULT_PAYMO_BASE_URL, DEFAULT_QBO_BASE_URL
 from paymo_qb_mcp.server.app import build_server
-from paymo_qb_mcp.server.runtime import Connection, Runtime, open_runtime
+from paymo_qb_mcp.server.runtime import Connection, runtime_opener
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -187,13 +185,7 @@ def world(directory: Path, *, invoices: int, seed: int, scale: float) -> World:
         time_scale=scale,
     )
 
-    def factory() -> AbstractAsyncContextManager[Runtime]:
-        @asynccontextmanager
-        async def opened() -> AsyncIterator[Runtime]:
-            async with open_runtime(connection, policy=policy, data_dir=data_dir) as runtime:
-                yield runtime
-
-        return opened()
+    factory = runtime_opener(connection, policy=policy, data_dir=data_dir)
 
     server = build_server(factory, policy_path=policy_path)
     return World(sandbox=sandbox, dataset=dataset, server=server, data_dir=data_dir, exchanges=exchanges)

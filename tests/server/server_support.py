@@ -17,7 +17,7 @@ from paymo_qb_mcp.net.ratelimit import UnlimitedLimiter
 from paymo_qb_mcp.quickbooks.tokens import StaticTokenProvider
 from paymo_qb_mcp.sandbox import Sandbox
 from paymo_qb_mcp.server.app import build_server
-from paymo_qb_mcp.server.runtime import Connection, Runtime, open_runtime
+from paymo_qb_mcp.server.runtime import Connection, Runtime, runtime_opener
 from paymo_qb_mcp.store.approvals import ApprovalStore
 from paymo_qb_mcp.store.audit import AuditLog
 
@@ -77,13 +77,7 @@ def make_env(tmp_path: Path, policy_path: Path = SHIPPED_POLICY, tax_model: str 
         label="sandbox (test)",
     )
 
-    def factory() -> AbstractAsyncContextManager[Runtime]:
-        @asynccontextmanager
-        async def opened() -> AsyncIterator[Runtime]:
-            async with open_runtime(connection, policy=policy, data_dir=data_dir) as runtime:
-                yield runtime
-
-        return opened()
+    factory = runtime_opener(connection, policy=policy, data_dir=data_dir)
 
     server = build_server(factory, policy_path=policy_path)
     return ServerEnv(sandbox=sandbox, server=server, data_dir=data_dir, policy=policy, factory=factory)

@@ -8,8 +8,6 @@ import logging
 import sys
 import tempfile
 import textwrap
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -72,7 +70,7 @@ async def _demo(data_dir: Path, tax_model: str, out: TextIO) -> int:
     from paymo_qb_mcp.config.settings import shipped_policy_path
     from paymo_qb_mcp.sandbox.paymo import seed
     from paymo_qb_mcp.server.app import build_server
-    from paymo_qb_mcp.server.runtime import Runtime, open_runtime
+    from paymo_qb_mcp.server.runtime import runtime_opener
     from paymo_qb_mcp.store.approvals import ApprovalStore
     from paymo_qb_mcp.store.audit import verify
 
@@ -83,13 +81,7 @@ async def _demo(data_dir: Path, tax_model: str, out: TextIO) -> int:
     policy = shipped.model_copy(update={"default": "allow"})
     connection, sandbox = sandbox_connection(seed="demo", tax_model=tax_model)  # type: ignore[arg-type]
 
-    def factory() -> AbstractAsyncContextManager[Runtime]:
-        @asynccontextmanager
-        async def opened() -> AsyncIterator[Runtime]:
-            async with open_runtime(connection, policy=policy, data_dir=data_dir) as runtime:
-                yield runtime
-
-        return opened()
+    factory = runtime_opener(connection, policy=policy, data_dir=data_dir)
 
     server = build_server(factory, policy_path=shipped_policy_path(), log_level="WARNING")
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -35,7 +35,16 @@ if TYPE_CHECKING:
     from paymo_qb_mcp.sync.company import CacheSettings
     from paymo_qb_mcp.sync.service import SyncService
 
-__all__ = ["Connection", "LastRun", "LazyRuntime", "Runtime", "RuntimeFactory", "WriteBudget", "open_runtime"]
+__all__ = [
+    "Connection",
+    "LastRun",
+    "LazyRuntime",
+    "Runtime",
+    "RuntimeFactory",
+    "WriteBudget",
+    "open_runtime",
+    "runtime_opener",
+]
 
 
 # How many prepared plans stay readable as resources.
@@ -236,6 +245,16 @@ async def open_runtime(
 
 # Opens the runtime of one server run (``open_runtime`` with what the command line resolved).
 RuntimeFactory = Callable[[], AbstractAsyncContextManager[Runtime]]
+
+
+def runtime_opener(connection: Connection, *, policy: Policy, data_dir: Path) -> RuntimeFactory:
+    """A factory that opens a runtime on an already made ``connection`` (the demo, the benchmark, tests);
+    ``serve`` connects inside its factory instead (``cli.connect.runtime_factory``)."""
+
+    def factory() -> AbstractAsyncContextManager[Runtime]:
+        return open_runtime(connection, policy=policy, data_dir=data_dir)
+
+    return factory
 
 
 class LazyRuntime:
