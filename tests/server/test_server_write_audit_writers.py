@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_server_write_audit import invoice
 
 from paymo_qb_mcp.domain.plan import Change
 from paymo_qb_mcp.server.write_audit import WRITERS_DIR, AuditedWrites, WriterLease, settle_open_intents
@@ -36,19 +37,6 @@ OTHER_SERVER = textwrap.dedent(
         time.sleep(120)
     """
 )
-
-
-def invoice(paymo_id: int) -> Change:
-    return Change(
-        action="create",
-        entity="invoice",
-        paymo_id=paymo_id,
-        summary=f"Create invoice {paymo_id}",
-        link_kind="invoice",
-        wire_entity="Invoice",
-        payload={"DocNumber": str(paymo_id)},
-        content_hash="c",
-    )
 
 
 @pytest.fixture
