@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping, Sequence
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -253,3 +260,29 @@ def limit_retries(monkeypatch: pytest.MonkeyPatch, attempts: int) -> None:
     monkeypatch.setattr(
         net_http, "RetryPolicy", functools.partial(RetryPolicy, max_attempts=attempts, base_delay=0.0)
     )
+
+
+@contextmanager
+def served_sandbox(timeout_s: float = 60.0) -> Iterator[dict[str, Any]]:
+    """`paymo-qb-mcp sandbox` as its own process (ports the OS picks), for servers in other processes to
+    reach; its facts line. Stopped (SIGTERM, then killed) on the way out."""
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "paymo_qb_mcp.cli", "sandbox", "--paymo-port", "0", "--qbo-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert sandbox.stdout is not None
+        ready, _, _ = select.select([sandbox.stdout], [], [], timeout_s)
+        assert ready, "the sandbox printed nothing"
+        facts: dict[str, Any] = json.loads(sandbox.stdout.readline())
+        yield facts
+    finally:
+        sandbox.send_signal(signal.SIGTERM)
+        try:
+            sandbox.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            sandbox.kill()
+            sandbox.communicate()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e_support import served_sandbox
 
 from paymo_qb_mcp.sandbox.paymo import seed
 
@@ -84,13 +84,6 @@ WORKER = textwrap.dedent(
 )
 
 
-def _first_line(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], TIMEOUT_S)
-    assert ready, "the sandbox printed nothing"
-    return process.stdout.readline()
-
-
 def _worker(tmp_path: Path, facts: dict[str, Any], kill_after: int = 0) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "worker.py"
     script.write_text(WORKER, encoding="utf-8")
@@ -119,15 +112,7 @@ def _qbo(facts: dict[str, Any], entity: str) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_a_process_killed_in_the_middle_of_a_batch_leaves_one_record_per_paymo_record(tmp_path: Path) -> None:
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "paymo_qb_mcp.cli", "sandbox", "--paymo-port", "0", "--qbo-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        facts: dict[str, Any] = json.loads(_first_line(sandbox))
+    with served_sandbox(TIMEOUT_S) as facts:
         customers_before = len(_qbo(facts, "Customer"))
 
         killed = _worker(tmp_path, facts, kill_after=2)
@@ -152,13 +137,6 @@ def test_a_process_killed_in_the_middle_of_a_batch_leaves_one_record_per_paymo_r
         customers = _qbo(facts, "Customer")
         assert len(customers) == customers_before + 1  # Stark Industries, created once
         assert set(_markers(customers, "Notes", "client").values()) == {1}
-    finally:
-        sandbox.send_signal(signal.SIGTERM)
-        try:
-            sandbox.communicate(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            sandbox.kill()
-            sandbox.communicate()
 
 
 def _markers(records: list[dict[str, Any]], field: str, kind: str) -> Counter[str]:

@@ -5,11 +5,7 @@ and is killed (SIGKILL) right after the write reached QuickBooks and was linked.
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import signal
-import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -18,6 +14,7 @@ from typing import Any
 
 import pytest
 from e2e_support import policy_text
+from e2e_support import served_sandbox as served_sandbox_process
 from mcp import Client, StdioServerParameters
 
 from paymo_qb_mcp.sandbox.paymo import seed
@@ -49,13 +46,6 @@ SERVER = textwrap.dedent(
 )
 
 
-def _first_line(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    ready, _, _ = select.select([process.stdout], [], [], TIMEOUT_S)
-    assert ready, "the sandbox printed nothing"
-    return process.stdout.readline()
-
-
 def _server(tmp_path: Path, facts: dict[str, Any], *, die: bool) -> StdioServerParameters:
     script = tmp_path / "server.py"
     script.write_text(SERVER, encoding="utf-8")
@@ -81,22 +71,8 @@ def _server(tmp_path: Path, facts: dict[str, Any], *, die: bool) -> StdioServerP
 @pytest.fixture
 def served_sandbox() -> Iterator[dict[str, Any]]:
     """`paymo-qb-mcp sandbox` as its own process; its facts."""
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "paymo_qb_mcp.cli", "sandbox", "--paymo-port", "0", "--qbo-port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        yield json.loads(_first_line(sandbox))
-    finally:
-        sandbox.send_signal(signal.SIGTERM)
-        try:
-            sandbox.communicate(timeout=TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            sandbox.kill()
-            sandbox.communicate()
+    with served_sandbox_process(TIMEOUT_S) as facts:
+        yield facts
 
 
 async def test_a_write_whose_outcome_was_never_audited_is_accounted_for_by_the_next_start(

@@ -171,23 +171,20 @@ class ErrorsStartWithTheirCode:
             accepted = await self._accepted(ctx) if result.is_error else {}
             for block in result.content:
                 if isinstance(block, TextContent):
-                    text = coded_error_text(block.text, accepted) if result.is_error else block.text
-                    block.text = _masked(text, secrets)
+                    block.text = _answer_text(block.text, result.is_error, accepted, secrets)
             if result.structured_content is not None and secrets is not None:
                 result.structured_content = _masked_json(result.structured_content, secrets)
         elif isinstance(result, dict):
             # The dispatcher may hand results over already serialised.
-            accepted = await self._accepted(ctx) if result.get("isError") else {}
+            is_error = bool(result.get("isError"))
+            accepted = await self._accepted(ctx) if is_error else {}
             for block in result.get("content") or ():
                 if (
                     isinstance(block, dict)
                     and block.get("type") == "text"
                     and isinstance(block.get("text"), str)
                 ):
-                    text = (
-                        coded_error_text(block["text"], accepted) if result.get("isError") else block["text"]
-                    )
-                    block["text"] = _masked(text, secrets)
+                    block["text"] = _answer_text(block["text"], is_error, accepted, secrets)
             if isinstance(result.get("structuredContent"), dict) and secrets is not None:
                 result["structuredContent"] = _masked_json(result["structuredContent"], secrets)
         return result
@@ -219,9 +216,11 @@ async def _prompt_arguments_are_input(
         ) from None
 
 
-def _masked(text: str, secrets: KnownSecrets | None) -> str:
-    """A credential of this server never leaves in an answer, whatever its case (a last line of defence:
-    arguments holding one are refused before they can be echoed)."""
+def _answer_text(text: str, is_error: bool, accepted: Mapping[str, str], secrets: KnownSecrets | None) -> str:
+    """A text block of a tool's answer as it leaves: an error coded (``coded_error_text``); a credential of
+    this server masked, whatever its case (a last line of defence: arguments holding one are refused
+    before they can be echoed)."""
+    text = coded_error_text(text, accepted) if is_error else text
     return text if secrets is None else secrets.mask(text)
 
 

@@ -125,14 +125,18 @@ def _conflicts(
     """Why this item's writes clash with those of an item already in the plan, if they do: the same
     record written differently, or two new customers with one name (QBO names are unique)."""
     for change in plan.writes:
-        key = (change.target, change.link_kind or "", change.record_key, change.action)
-        held = taken.get(key)
+        held = taken.get(_write_key(change))
         if held is not None and held[0] != contents[id(change)]:
             return f"it needs {change.summary.lower()}, planned differently for {held[1]}"
         name = _new_customer_name(change)
         if name is not None and names.get(fold_name(name), str(change.paymo_id)) != str(change.paymo_id):
             return f"it needs a new QuickBooks customer named {name!r}, which another new customer takes"
     return None
+
+
+def _write_key(change: Change) -> tuple[str, str, str, str]:
+    """Which write a change is: two items' changes with one key write the same record the same way."""
+    return (change.target, change.link_kind or "", change.record_key, change.action)
 
 
 def _content(change: Change) -> str:
@@ -229,8 +233,7 @@ def combine_items(
             findings.warn("LEFT_OUT", f"{item.label} is left out: {reason}", item.key)
             continue
         for change in item.plan.writes:
-            key = (change.target, change.link_kind or "", change.record_key, change.action)
-            taken.setdefault(key, (contents[id(change)], item.label))
+            taken.setdefault(_write_key(change), (contents[id(change)], item.label))
             name = _new_customer_name(change)
             if name is not None:
                 names.setdefault(fold_name(name), str(change.paymo_id))
@@ -494,7 +497,16 @@ def item_results(combined: CombinedPlan, outcome: ApplyOutcome | None, status: s
     ``status`` is what became of the included items when nothing was applied (planned, pending_approval,
     declined); after applying, an item is applied, unchanged, or failed when a change it needs failed.
     """
-    done = {_content(item.change): item for item in outcome.applied} if outcome is not None else {}
+    # Each change's content hash, worked out once per call (every change is held by `combined` meanwhile).
+    digests: dict[int, str] = {}
+
+    def content(change: Change) -> str:
+        found = digests.get(id(change))
+        if found is None:
+            found = digests[id(change)] = _content(change)
+        return found
+
+    done = {content(item.change): item for item in outcome.applied} if outcome is not None else {}
     results: list[ItemRecordResult] = []
     for verdict in combined.verdicts:
         item = verdict.item
@@ -519,11 +531,11 @@ def item_results(combined: CombinedPlan, outcome: ApplyOutcome | None, status: s
         item_status: str = verdict.status
         reason = verdict.reason
         if verdict.status == "included":
-            item_status, reason = _item_outcome(item, done, status, reason)
+            item_status, reason = _item_outcome(item, done, status, reason, content)
         own = [
             change
             for change in item.plan.changes
-            if verdict.status == "unchanged" or combined.owners.get(_content(change)) == item.key
+            if verdict.status == "unchanged" or combined.owners.get(content(change)) == item.key
         ]
         if not own:
             results.append(
@@ -539,11 +551,11 @@ def item_results(combined: CombinedPlan, outcome: ApplyOutcome | None, status: s
             )
         for change in own:
             results.append(
-                _change_result(change, done.get(_content(change)), item_status, reason or None, figures)
+                _change_result(change, done.get(content(change)), item_status, reason or None, figures)
             )
     for change in combined.plan.changes:
-        if _content(change) not in combined.owners:
-            results.append(_change_result(change, done.get(_content(change)), None, None, {}))
+        if content(change) not in combined.owners:
+            results.append(_change_result(change, done.get(content(change)), None, None, {}))
     return results
 
 
@@ -557,13 +569,17 @@ def _status(value: str | None) -> InvoiceStatus | None:
 
 
 def _item_outcome(
-    item: PlannedItem, done: Mapping[str, AppliedChange], status: str, reason: str
+    item: PlannedItem,
+    done: Mapping[str, AppliedChange],
+    status: str,
+    reason: str,
+    content: Callable[[Change], str],
 ) -> tuple[str, str]:
     """An included item's status and reason: the call's before applying; after, from its writes (a shared
     one too: an expense whose customer could not be created failed with it)."""
     if not done:
         return status, reason
-    applied = [found for change in item.plan.writes if (found := done.get(_content(change))) is not None]
+    applied = [found for change in item.plan.writes if (found := done.get(content(change))) is not None]
     failures = [found for found in applied if found.outcome in ("failed", "skipped")]
     if failures:
         messages = [f.message for found in failures for f in found.findings]

@@ -171,7 +171,7 @@ class AuditedWrites:
     def settle(self, ledger: Ledger, why: str) -> int:
         """The call stopped on ``why`` (an error) while writing: a ``write_recovered`` entry for each of its
         intents still without an outcome, with what the ledger shows; the number settled."""
-        for key, change in self._open.items():
+        for change in self._open.values():
             outcome, found = _what_this_change_left(ledger, change)
             ids = _ids(change)
             if outcome == "written" and found is not None:
@@ -187,7 +187,7 @@ class AuditedWrites:
                     f"the call stopped on an error ({why}) after sending this {change.action} and before "
                     f"recording its outcome; the ledger shows it {outcome}"
                 ),
-                details={"write": key} | ({"writer": self._writer} if self._writer else {}),
+                details=self._details(change),
             )
         settled = len(self._open)
         self._open.clear()

@@ -10,13 +10,21 @@ from typing import Self
 
 import diskcache
 
-__all__ = ["Clock", "DiskStore", "utc_now"]
+__all__ = ["Clock", "DiskStore", "aware_now", "utc_now"]
 
 Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def aware_now(clock: Clock, owner: str) -> datetime:
+    """``clock()``, refused unless timezone-aware (``owner`` names whose clock it is in the error)."""
+    now = clock()
+    if now.tzinfo is None:
+        raise ValueError(f"the {owner} clock must return timezone-aware datetimes")
+    return now
 
 
 class DiskStore:
@@ -40,7 +48,4 @@ class DiskStore:
         self.close()
 
     def _now(self) -> datetime:
-        now = self._clock()
-        if now.tzinfo is None:
-            raise ValueError(f"the {type(self).__name__} clock must return timezone-aware datetimes")
-        return now
+        return aware_now(self._clock, type(self).__name__)

@@ -56,7 +56,7 @@ import filelock
 import simplejson
 
 from paymo_qb_mcp.errors import ConfigError, DataError
-from paymo_qb_mcp.store._diskstore import Clock, utc_now
+from paymo_qb_mcp.store._diskstore import Clock, aware_now, utc_now
 from paymo_qb_mcp.store._redact import Redactor
 from paymo_qb_mcp.store.tokens import AuditKey, DataDirAuditKeys
 
@@ -561,9 +561,7 @@ class AuditLog:
         unknown = set(fields) - _FIELD_NAMES
         if unknown:
             raise TypeError(f"unknown audit fields {sorted(unknown)}; use some of {sorted(_FIELD_NAMES)}")
-        now = self._clock()
-        if now.tzinfo is None:
-            raise ValueError("the audit clock must return timezone-aware datetimes")
+        now = aware_now(self._clock, "audit")
         body = self._redact(_plain({name: value for name, value in fields.items() if value is not None}))
         return AuditRecord(event, now.isoformat(), body)
 

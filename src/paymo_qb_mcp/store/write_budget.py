@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Final, Self
 
 from paymo_qb_mcp.errors import RateLimitedLocally
-from paymo_qb_mcp.store._diskstore import Clock, utc_now
+from paymo_qb_mcp.store._diskstore import Clock, aware_now, utc_now
 
 __all__ = ["WINDOW_SECONDS", "WriteWindow"]
 
@@ -114,7 +114,4 @@ class WriteWindow:
         self.close()
 
     def _now(self) -> float:
-        moment = self._clock()
-        if moment.tzinfo is None:
-            raise ValueError("the WriteWindow clock must return timezone-aware datetimes")
-        return moment.timestamp()
+        return aware_now(self._clock, "WriteWindow").timestamp()
